@@ -1,0 +1,98 @@
+"""Sign-in identifiers: an email address or an E.164 phone number, normalised so one person has one key."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import HttpRequest
+
+from modules.twilio.client import E164
+
+PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
+IDENTIFIER_HELP = "Enter an email address or a phone number in international form, e.g. +15551234567."
+EMAIL_HELP = "Enter an email address with a plain (ASCII) part before the @, e.g. ada@example.com."
+
+
+@dataclass(frozen=True)
+class Identifier:
+    kind: Literal["email", "phone"]
+    value: str
+
+    @property
+    def lookup(self) -> dict[str, str]:
+        return {"email__iexact": self.value} if self.kind == "email" else {"phone": self.value}
+
+    @property
+    def mailbox(self) -> str:
+        """The inbox or phone the value reaches: ada+1@x and ada+2@x are two accounts but one inbox, so they
+        share a throttle (otherwise each tag would bring a fresh allowance of codes sent to the same person)."""
+        if self.kind != "email":
+            return self.value
+        local, _, domain = self.value.rpartition("@")
+        return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def parse_identifier(raw: str) -> Identifier:
+    """Raise ValueError with a message meant for the client when raw is neither form."""
+    text = raw.strip()
+    if "@" in text:
+        return Identifier("email", canonical_email(text))
+    phone = PHONE_PUNCTUATION.sub("", text)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if not E164.fullmatch(phone):
+        raise ValueError(IDENTIFIER_HELP)
+    return Identifier("phone", phone)
+
+
+def canonical_email(text: str) -> str:
+    """One ASCII spelling per mailbox: lower case, the domain in its IDNA (xn--) form.
+
+    The local part must be plain ASCII. Django's validator lets through U+017F (long s) and U+0131 (dotless i),
+    which PostgreSQL's UPPER() (behind email__iexact) folds to 'S' and 'I': '\u017fam@x' would then find the
+    account of 'sam@x' while its code went to another mailbox. Quoted local parts are refused: '"ada"@x' is the
+    mailbox 'ada@x' under another name.
+    """
+    local, _, domain = text.rpartition("@")
+    if not local.isascii() or local.startswith('"'):
+        raise ValueError(EMAIL_HELP)
+    try:
+        domain = domain.encode("idna").decode("ascii")
+        address = f"{local}@{domain}".lower()
+        validate_email(address)
+    except (UnicodeError, ValidationError):
+        raise ValueError(IDENTIFIER_HELP) from None
+    return address
+
+
+def client_ip(request: HttpRequest, trusted_hops: int) -> str | None:
+    """REMOTE_ADDR, unless proxies we run sit in front: then the address the outermost trusted one saw.
+
+    X-Forwarded-For is written by the client first, so only the last `trusted_hops` entries are believable.
+    """
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if trusted_hops and forwarded:
+        hops = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(hops) >= trusted_hops and valid_ip(hops[-trusted_hops]):
+            return hops[-trusted_hops]
+    remote = request.META.get("REMOTE_ADDR", "")
+    return remote if valid_ip(remote) else None
+
+
+def valid_ip(text: str) -> bool:
+    # What is not an address (a client's own X-Forwarded-For entry when hops are miscounted, a unix socket
+    # path) must not reach the inet columns of the activity log: PostgreSQL would refuse the row with a 500.
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def user_agent(request: HttpRequest) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")[:512]

@@ -1,0 +1,298 @@
+"""The write operations of accounts: codes, sign-in, profile, activity."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import update_last_login
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.accounts.channels import DeliveryFailed, available_channels, channel_configured, deliver_code
+from apps.accounts.codes import code_matches, hash_code, new_code, new_salt
+from apps.accounts.identifiers import Identifier
+from apps.accounts.models import Activity, ActivityLog, Channel, OtpPurpose, OtpRequest, OtpStatus, User
+
+logger = logging.getLogger(__name__)
+
+INVALID_CODE = "The code is wrong, has expired or was used already. Request a new code."
+
+
+class ChannelUnavailable(Exception):
+    """The chosen channel is not configured (no provider credentials) or not offered."""
+
+
+class ChannelMismatch(Exception):
+    """The identifier does not fit the channel (an email address for SMS, say)."""
+
+
+class InvalidCode(Exception):
+    """The code is wrong, expired, used or out of attempts."""
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, for the activity log and the OTP record."""
+
+    ip: str | None = None
+    user_agent: str = ""
+
+
+def activity_record(
+    action: str, *, user: User | None = None, client: Client | None = None, **details: Any
+) -> ActivityLog:
+    client = client or Client()
+    return ActivityLog.objects.create(
+        user=user, action=action, ip=client.ip, user_agent=client.user_agent, details=details
+    )
+
+
+def _conf(name: str) -> Any:
+    return settings.ACCOUNTS[name]
+
+
+def find_user(identifier: Identifier) -> User | None:
+    return User.objects.filter(**identifier.lookup).first()
+
+
+def check_channel(identifier: Identifier, channel: str) -> None:
+    if not channel_configured(channel):
+        offered = ", ".join(available_channels()) or "none"
+        raise ChannelUnavailable(f"The {channel} channel is not configured on this server. Available: {offered}.")
+    if channel == Channel.EMAIL and identifier.kind != "email":
+        raise ChannelMismatch("The email channel needs an email address as identifier.")
+    if channel in (Channel.SMS, Channel.WHATSAPP) and identifier.kind != "phone":
+        raise ChannelMismatch(f"The {channel} channel needs a phone number in international form, e.g. +15551234567.")
+
+
+def _destination(identifier: Identifier, channel: str, user: User | None) -> str | None:
+    """Where the code goes, or None when no code may be sent (the caller answers the same either way)."""
+    if user is not None and not user.is_active:
+        return None
+    if user is None and not _conf("SELF_REGISTRATION"):
+        return None
+    if channel == Channel.TELEGRAM:
+        # The bot can only write to a chat the user linked to an existing account.
+        if user is None or not user.telegram_chat_id:
+            return None
+        return user.telegram_chat_id
+    return identifier.value
+
+
+def otp_request(identifier: Identifier, channel: str, *, client: Client) -> None:
+    """Send a code if the identifier may sign in. Raises ChannelUnavailable, ChannelMismatch or DeliveryFailed."""
+    check_channel(identifier, channel)
+    user = find_user(identifier)
+    destination = _destination(identifier, channel, user)
+    activity_record(Activity.OTP_REQUESTED, user=user, client=client, channel=channel, sent=destination is not None)
+    if destination is None:
+        return
+    issue_code(identifier.value, channel, destination, purpose=OtpPurpose.SIGN_IN, user=user, client=client)
+
+
+def issue_code(
+    identifier: str,
+    channel: str,
+    destination: str,
+    *,
+    purpose: str,
+    user: User | None,
+    client: Client,
+    chat_id: str = "",
+) -> OtpRequest:
+    """Create and deliver one code. Raises DeliveryFailed (the code is marked failed; earlier codes stay valid).
+
+    Once delivered, it replaces the earlier codes of the same purpose: of the identifier for sign-in, of the user
+    for a Telegram link."""
+    minutes = _conf("OTP_EXPIRY_MINUTES")
+    code, salt = new_code(), new_salt()
+    otp = OtpRequest.objects.create(
+        identifier=identifier,
+        purpose=purpose,
+        channel=channel,
+        user=user,
+        salt=salt,
+        code_hash=hash_code(code, identifier=identifier, salt=salt),
+        expires_at=timezone.now() + timedelta(minutes=minutes),
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+    try:
+        deliver_code(channel, destination, code, minutes, purpose=purpose, chat_id=chat_id)
+    except DeliveryFailed as error:
+        OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.FAILED, error=error.reason)
+        logger.warning("%s code %s over %s not delivered: %s", purpose, otp.pk, channel, error.reason)
+        raise
+    earlier = OtpRequest.objects.filter(purpose=purpose, status=OtpStatus.SENT)
+    earlier = earlier.filter(identifier=identifier) if purpose == OtpPurpose.SIGN_IN else earlier.filter(user=user)
+    with transaction.atomic():
+        earlier.update(status=OtpStatus.SUPERSEDED)
+        OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.SENT, sent_at=timezone.now())
+    logger.info("%s code %s sent over %s", purpose, otp.pk, channel)
+    otp.status = OtpStatus.SENT
+    return otp
+
+
+def code_failure(otp: OtpRequest | None, code: str) -> str:
+    """Why `code` does not unlock `otp` (a row locked with select_for_update), or "" when it does.
+
+    A wrong guess counts; the code stops working after OTP_MAX_ATTEMPTS of them."""
+    if otp is None:
+        return "no code outstanding"
+    if otp.expires_at <= timezone.now():
+        return "code expired"
+    if otp.attempts >= _conf("OTP_MAX_ATTEMPTS"):
+        return "too many attempts"
+    if not code_matches(code, identifier=otp.identifier, salt=otp.salt, code_hash=otp.code_hash):
+        otp.attempts = F("attempts") + 1
+        otp.save(update_fields=["attempts"])
+        otp.refresh_from_db(fields=["attempts"])
+        if otp.attempts >= _conf("OTP_MAX_ATTEMPTS"):
+            OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.EXHAUSTED)
+        return "wrong code"
+    return ""
+
+
+def otp_verify(identifier: Identifier, code: str, *, client: Client) -> tuple[User, bool]:
+    """Return (user, created) for a right code; raise InvalidCode (always the same message) otherwise."""
+    with transaction.atomic():
+        user, created, reason = _consume_code(identifier, code)
+        if user is None:
+            failed_user = find_user(identifier)
+            activity_record(Activity.SIGN_IN_FAILED, user=failed_user, client=client, reason=reason)
+        else:
+            update_last_login(User, user)
+            if created:
+                activity_record(Activity.REGISTERED, user=user, client=client, source=user.registration_source)
+            activity_record(Activity.SIGN_IN, user=user, client=client)
+    if user is None:
+        raise InvalidCode(INVALID_CODE)
+    if created and _conf("ADMIN_NOTIFY_SIGNUPS") and settings.TELEGRAM["BOT_TOKEN"] and settings.TELEGRAM["CHAT_ID"]:
+        from apps.accounts.tasks import notify_admins_of_signup
+
+        transaction.on_commit(lambda: notify_admins_of_signup.enqueue(user.pk))
+    return user, created
+
+
+def _consume_code(identifier: Identifier, code: str) -> tuple[User | None, bool, str]:
+    otp = (
+        OtpRequest.objects.select_for_update()
+        .filter(identifier=identifier.value, purpose=OtpPurpose.SIGN_IN, status=OtpStatus.SENT)
+        .order_by("-created_at")
+        .first()
+    )
+    now = timezone.now()
+    reason = code_failure(otp, code)
+    if reason:
+        return None, False, reason
+    user = find_user(identifier)
+    if user is not None and not user.is_active:
+        # The code is spent all the same, so it cannot be replayed once the account is reactivated.
+        OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.USED, used_at=now)
+        return None, False, "account inactive"
+    created = False
+    if user is None:
+        if not _conf("SELF_REGISTRATION"):
+            return None, False, "self-registration off"
+        user = User.objects.create_user(**{identifier.kind: identifier.value}, registration_source=otp.channel)
+        created = True
+    OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.USED, used_at=now, user=user)
+    return user, created, ""
+
+
+class TokenRevoked(Exception):
+    """The refresh token was already used, blacklisted or belongs to an inactive account."""
+
+
+def token_rotate(refresh: RefreshToken) -> RefreshToken:
+    """Spend a (verified) refresh token on a new one. Raises TokenRevoked for an inactive user, or when another
+    request spent the same token between its verification and now: only the request that blacklists it wins."""
+    user = User.objects.filter(pk=refresh.payload.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise TokenRevoked()
+    _, blacklisted_now = refresh.blacklist()  # BlacklistedToken.objects.get_or_create's (token, created)
+    if not blacklisted_now:
+        raise TokenRevoked()
+    return RefreshToken.for_user(user)
+
+
+def logout(refresh: RefreshToken, *, client: Client) -> None:
+    """Blacklist the refresh token: it can no longer be refreshed (access tokens expire on their own)."""
+    refresh.blacklist()
+    user = User.objects.filter(pk=refresh.payload.get(jwt_settings.USER_ID_CLAIM)).first()
+    activity_record(Activity.LOGOUT, user=user, client=client)
+
+
+# telegram_chat_id is a sign-in channel: it changes only through apps.accounts.telegram_link, with codes.
+PROFILE_FIELDS = ("first_name", "last_name")
+
+
+def profile_update(user: User, *, client: Client, **changes: Any) -> User:
+    changed = sorted(name for name, value in changes.items() if getattr(user, name) != value)
+    if not changed:
+        return user
+    with transaction.atomic():
+        for name in changed:
+            setattr(user, name, changes[name])
+        user.save(update_fields=changed)
+        activity_record(Activity.PROFILE_UPDATED, user=user, client=client, fields=changed)
+    return user
+
+
+def avatar_set(user: User, content: bytes, extension: str, *, client: Client) -> User:
+    old = user.avatar.name if user.avatar else ""
+    with transaction.atomic():
+        user.avatar.save(f"avatar.{extension}", ContentFile(content), save=False)
+        user.save(update_fields=["avatar"])
+        activity_record(Activity.AVATAR_UPDATED, user=user, client=client, size=len(content), type=extension)
+    if old:
+        transaction.on_commit(lambda: user.avatar.storage.delete(old))
+    return user
+
+
+def account_delete(user: User, *, client: Client) -> None:
+    """Deactivate and strip personal data; the email or phone stays taken, so the account cannot come back
+    through self-registration and nobody else can sign in as it. Every refresh token is revoked."""
+    old_avatar = user.avatar.name if user.avatar else ""
+    with transaction.atomic():
+        user.is_active = False
+        user.deleted_at = timezone.now()
+        user.first_name = user.last_name = user.telegram_chat_id = ""
+        user.avatar = ""
+        user.set_unusable_password()
+        user.save()
+        outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
+        BlacklistedToken.objects.bulk_create(
+            [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+        )
+        OtpRequest.objects.filter(
+            Q(user=user) | Q(identifier__in=[value for value in (user.email, user.phone) if value]),
+            status=OtpStatus.SENT,
+        ).update(status=OtpStatus.SUPERSEDED)
+        activity_record(Activity.ACCOUNT_DELETED, user=user, client=client)
+    if old_avatar:
+        transaction.on_commit(lambda: user.avatar.storage.delete(old_avatar))
+
+
+def touch_last_activity(user: User) -> bool:
+    """Write last_activity when it is older than the interval; returns whether it wrote."""
+    now = timezone.now()
+    interval = timedelta(seconds=_conf("LAST_ACTIVITY_INTERVAL_SECONDS"))
+    if user.last_activity is not None and now - user.last_activity < interval:
+        return False
+    written = (
+        User.objects.filter(pk=user.pk)
+        .filter(Q(last_activity__isnull=True) | Q(last_activity__lte=now - interval))
+        .update(last_activity=now)
+    )
+    user.last_activity = now
+    return bool(written)

@@ -1,0 +1,155 @@
+"""Bad input answers 400 with a message; unconfigured channels 400 naming them; provider outages 503, nothing sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.accounts.models import OtpRequest, OtpStatus
+from apps.accounts.tests.conftest import request_code, verify
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp", "telegram"])
+def test_unconfigured_channel_is_a_400_naming_it(api, channel):
+    response = request_code(api, "+15551234567" if channel != "telegram" else "ada@example.com", channel)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert f"The {channel} channel is not configured" in detail
+    assert "Available: email" in detail
+    assert not OtpRequest.objects.exists()
+
+
+def test_channel_switched_off_in_config_is_a_400(api, settings, twilio):
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "OTP_CHANNELS": ["email"]}
+    response = request_code(api, "+15551234567", "sms")
+    assert response.status_code == 400
+    assert "sms channel is not configured" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "message"),
+    [
+        ({"identifier": "not an address"}, "identifier", "international form"),
+        ({"identifier": "+12"}, "identifier", "international form"),
+        ({}, "identifier", "required"),
+        ({"identifier": "a@example.com", "channel": "fax"}, "channel", "not a valid choice"),
+        ({"identifier": ["a@example.com"]}, "identifier", "Not a valid string"),
+    ],
+)
+def test_bad_request_input_is_a_clear_400(api, payload, field, message):
+    response = api.post("/api/auth/otp/request/", payload, format="json")
+    assert response.status_code == 400
+    assert message in response.json()[field][0]
+
+
+def test_malformed_json_is_a_400(api):
+    response = api.post("/api/auth/otp/request/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in response.json()["detail"]
+
+
+def test_channel_and_identifier_must_fit(api, twilio):
+    response = request_code(api, "a@example.com", "sms")
+    assert response.status_code == 400
+    assert "needs a phone number" in response.json()["detail"]
+    response = request_code(api, "+15551234567", "email")
+    assert response.status_code == 400
+    assert "needs an email address" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("code", ["12345", "1234567", "abcdef", ""])
+def test_bad_code_format_is_a_400(api, code):
+    response = verify(api, "a@example.com", code)
+    assert response.status_code == 400
+    assert response.json()["code"]
+
+
+def test_smtp_refusal_is_a_503_and_no_code_is_marked_sent(api, smtp):
+    smtp.refuse_with = "554 Transaction failed"
+    response = request_code(api, "a@example.com")
+    assert response.status_code == 503
+    assert "email provider did not take the message" in response.json()["detail"]
+    otp = OtpRequest.objects.get()
+    assert otp.status == OtpStatus.FAILED
+    assert otp.sent_at is None
+    assert "SMTPDataError" in otp.error
+
+
+def test_unreachable_smtp_server_is_a_503(api, settings):
+    from modules.email.testing import free_port, smtp_mailers
+
+    settings.MAILERS = smtp_mailers(free_port())
+    assert request_code(api, "a@example.com").status_code == 503
+    assert OtpRequest.objects.get().status == OtpStatus.FAILED
+
+
+def test_twilio_outage_is_a_503_and_the_failed_code_cannot_be_used(api, twilio):
+    twilio.fail_next(500)
+    response = request_code(api, "+15551234567", "sms")
+    assert response.status_code == 503
+    assert "sms provider" in response.json()["detail"]
+    otp = OtpRequest.objects.get()
+    assert otp.status == OtpStatus.FAILED
+    assert "500" in otp.error
+    # Even a correct guess of the unsent code is refused: nothing is outstanding.
+    assert verify(api, "+15551234567", "123456").status_code == 400
+
+
+def test_telegram_outage_is_a_503(api, telegram, user):
+    user.telegram_chat_id = "555"
+    user.save()
+    for _ in range(3):  # first try and both retries
+        telegram.fail_next(502, "Bad Gateway")
+    response = request_code(api, "ada@example.com", "telegram")
+    assert response.status_code == 503
+    assert OtpRequest.objects.get().status == OtpStatus.FAILED
+    assert len(telegram.calls) == 3
+
+
+def test_failed_send_keeps_the_previous_code_valid(api, smtp):
+    from apps.accounts.tests.conftest import code_in
+
+    request_code(api, "a@example.com")
+    code = code_in(smtp.messages[-1].text)
+    smtp.refuse_with = "451 Try again later"
+    assert request_code(api, "a@example.com").status_code == 503
+    assert verify(api, "a@example.com", code).status_code == 200
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/auth/otp/request/", "/api/auth/otp/verify/", "/api/auth/token/refresh/", "/api/auth/logout/"]
+)
+def test_deeply_nested_json_is_a_400_not_a_500(path):
+    from rest_framework.test import APIClient
+
+    response = APIClient(raise_request_exception=False).post(path, DEEP_JSON, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_deeply_nested_json_in_a_profile_update_is_a_400(signed_in):
+    signed_in.raise_request_exception = False
+    response = signed_in.patch("/api/accounts/me/", DEEP_JSON, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_an_oversized_body_is_a_json_413(api, settings, smtp):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = {"identifier": "a@example.com", "padding": "x" * 20_000}
+    response = api.post("/api/auth/otp/request/", body, format="json")
+    assert response.status_code == 413
+    assert "larger than this server accepts" in response.json()["detail"]
+    assert smtp.messages == []
+
+
+def test_too_many_form_fields_is_a_json_400(api, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = "&".join(f"f{n}=x" for n in range(20)) + "&identifier=a@example.com"
+    response = api.post("/api/auth/otp/request/", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert "number of GET/POST parameters exceeded" in response.json()["detail"]

@@ -1,0 +1,69 @@
+"""Code requests and verifications throttled per identifier and per client IP (rates in ACCOUNTS)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from apps.accounts.identifiers import client_ip, parse_identifier
+
+
+class AccountsThrottle(SimpleRateThrottle):
+    def get_rate(self) -> str | None:
+        return settings.ACCOUNTS["THROTTLE_RATES"][self.scope]
+
+
+class IdentifierThrottle(AccountsThrottle):
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        raw = request.data.get("identifier") if hasattr(request.data, "get") else None
+        if not isinstance(raw, str):
+            return None  # the serializer answers 400
+        try:
+            identifier = parse_identifier(raw)
+        except ValueError:
+            return None
+        digest = hashlib.sha256(identifier.mailbox.encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class IpThrottle(AccountsThrottle):
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        ip = client_ip(request._request, settings.ACCOUNTS["TRUSTED_PROXY_HOPS"]) or "unknown"
+        return self.cache_format % {"scope": self.scope, "ident": ip}
+
+
+class UserThrottle(AccountsThrottle):
+    """Per signed-in user; permissions run first, so a signed-out caller gets 401 before reaching this."""
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class OtpIdentifierThrottle(IdentifierThrottle):
+    scope = "otp_identifier"
+
+
+class OtpIpThrottle(IpThrottle):
+    scope = "otp_ip"
+
+
+class VerifyIdentifierThrottle(IdentifierThrottle):
+    scope = "verify_identifier"
+
+
+class VerifyIpThrottle(IpThrottle):
+    scope = "verify_ip"
+
+
+class TelegramLinkThrottle(UserThrottle):
+    scope = "telegram_link"
+
+
+class TelegramConfirmThrottle(UserThrottle):
+    scope = "telegram_confirm"

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from apps.tasks.models import TaskRun
+from apps.tasks.tests.factories import make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_dashboard_shows_counts_throughput_and_failures(admin_user_client):
+    make_run()
+    failed = make_run(status="FAILED", traceback="Traceback (most recent call last):\nValueError: dashboard")
+
+    response = admin_user_client.get("/admin/tasks/taskrun/dashboard/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-status="FAILED">1<' in html and 'data-status="SUCCESSFUL">1<' in html
+    assert "1 successful, 1 failed" in html
+    assert f'data-run="{failed.id}"' in html and "ValueError: dashboard" in html
+
+
+def test_the_changelist_filters_by_task_queue_and_status(admin_user_client):
+    make_run(queue="mail")
+    make_run(status="FAILED")
+    url = "/admin/tasks/taskrun/"
+    assert admin_user_client.get(url).status_code == 200
+    for query in ("status__exact=FAILED", "queue__exact=mail", "task_path__exact=apps.tasks.tests.jobs.add"):
+        response = admin_user_client.get(f"{url}?{query}")
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == (2 if query.startswith("task_path") else 1)
+
+
+def test_the_retry_action_enqueues_failed_runs_again(admin_user_client):
+    failed = make_run(status="FAILED", args=[1, 1])
+    response = admin_user_client.post(
+        "/admin/tasks/taskrun/", {"action": "retry_runs", "_selected_action": [failed.id]}, follow=True
+    )
+    assert response.status_code == 200
+    retried = TaskRun.objects.get(retried_from=failed)
+    assert retried.return_value == 2
+
+
+def test_the_dashboard_needs_staff(client):
+    response = client.get("/admin/tasks/taskrun/dashboard/")
+    assert response.status_code == 302 and "/login/" in response["Location"]

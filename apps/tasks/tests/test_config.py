@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+import rearq.constants
+
+from apps.tasks import keys
+from cfg.exceptions import ConfigurationError
+from config.config import ProjectConfig
+
+
+def load(**environ: str) -> ProjectConfig:
+    return ProjectConfig.load(environ={"DJANGO_ENV": "test", **environ})
+
+
+def test_rearq_backend_settings_and_worker_health_check():
+    settings = load(TASKS__BACKEND="rearq", REDIS_URL="redis://127.0.0.1:6379/11", TASKS__QUEUES="default,mail")
+    generated = settings.get_all_settings()
+    default = generated["TASKS"]["default"]
+    assert default["BACKEND"] == "apps.tasks.backends.ReArqBackend"
+    assert default["QUEUES"] == ["default", "mail"]
+    assert default["OPTIONS"]["redis_url"] == "redis://127.0.0.1:6379/11"
+    assert generated["HEALTH_CHECKS"] == {"worker": "apps.tasks.health.check_worker_heartbeat"}
+
+
+def test_immediate_backend_without_redis():
+    generated = load().get_all_settings()
+    assert generated["TASKS"]["default"]["BACKEND"] == "django.tasks.backends.immediate.ImmediateBackend"
+    assert "HEALTH_CHECKS" not in generated
+
+
+def test_periodic_schedules_are_validated():
+    config = load(TASKS__PERIODIC__NIGHTLY__TASK="apps.tasks.probes.ping", TASKS__PERIODIC__NIGHTLY__CRON="0 3 * * *")
+    assert config.get_all_settings()["TASKS_PERIODIC"]["nightly"]["cron"] == "0 3 * * *"
+    with pytest.raises(ConfigurationError, match="not a cron expression"):
+        load(TASKS__PERIODIC__NIGHTLY__TASK="apps.tasks.probes.ping", TASKS__PERIODIC__NIGHTLY__CRON="every night")
+
+
+def test_leases_must_outlive_heartbeats():
+    with pytest.raises(ConfigurationError, match="at least twice heartbeat_interval"):
+        load(TASKS__VISIBILITY_TIMEOUT="4", TASKS__HEARTBEAT_INTERVAL="3")
+
+
+def test_key_names_match_rearq():
+    assert keys.QUEUE_KEY_PREFIX == rearq.constants.QUEUE_KEY_PREFIX
+    assert keys.WORKER_KEY == rearq.constants.WORKER_KEY
+
+
+def test_drain_timeout_and_sweep_reach_the_backend_options():
+    generated = load(
+        TASKS__BACKEND="rearq",
+        REDIS_URL="redis://127.0.0.1:6379/11",
+        TASKS__DRAIN_TIMEOUT="10",
+        TASKS__LOST_AFTER="120",
+        TASKS__SWEEP_INTERVAL="15",
+    ).get_all_settings()
+    options = generated["TASKS"]["default"]["OPTIONS"]
+    assert (options["drain_timeout"], options["lost_after"], options["sweep_interval"]) == (10, 120, 15)
+    assert load().tasks.drain_timeout == 25  # under the 30 s grace period of Kubernetes and our compose file
+
+
+def test_lost_after_must_outlast_a_few_heartbeats():
+    with pytest.raises(ConfigurationError, match=r"lost_after \(10 s\) must be at least three heartbeat_interval"):
+        load(TASKS__LOST_AFTER="10", TASKS__HEARTBEAT_INTERVAL="5")
+    with pytest.raises(ConfigurationError, match="drain_timeout"):
+        load(TASKS__DRAIN_TIMEOUT="-1")

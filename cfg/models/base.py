@@ -1,0 +1,76 @@
+"""Shared pieces of the typed config models."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+
+class ConfigModel(BaseModel):
+    """Every config model is immutable and refuses unknown keys (a typo is an error)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, use_attribute_docstrings=True)
+
+
+def split_commas(value: Any) -> Any:
+    """Environment variables carry lists as "a,b,c" or as a JSON array."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    f'{text!r} is neither a JSON list nor a comma-separated list; write a,b,c or ["a", "b", "c"]'
+                ) from None
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], BeforeValidator(split_commas)]
+
+_RATE = re.compile(r"^\d+/(second|sec|s|minute|min|m|hour|h|day|d)$")
+
+
+def check_rate(value: str | None) -> str | None:
+    if value is not None and not _RATE.match(value):
+        raise ValueError(
+            f"{value!r} is not a throttle rate; use a number and a period such as '100/hour' or '10/minute'"
+        )
+    return value
+
+
+Rate = Annotated[str | None, AfterValidator(check_rate)]
+
+
+def check_postgres_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgres", "postgresql", "pgvector"):
+        raise ValueError(
+            f"scheme {parts.scheme or '(none)'!r} is not PostgreSQL; this project runs on PostgreSQL only: "
+            "use postgres://user:password@host:5432/name"
+        )
+    if not parts.path.strip("/"):
+        raise ValueError("the URL names no database; add it after the host, as in postgres://user@host:5432/name")
+    return value
+
+
+PostgresUrl = Annotated[str, AfterValidator(check_postgres_url)]
+
+
+def check_redis_url(value: str | None) -> str | None:
+    # The value is not echoed: a Redis URL may carry a password.
+    if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        scheme = value.partition("://")[0] if "://" in value else "(none)"
+        raise ValueError(
+            f"scheme {scheme!r} is not Redis; use redis://host:6379/0 (rediss:// for TLS, unix:// for a socket)"
+        )
+    return value
+
+
+RedisUrl = Annotated[str | None, AfterValidator(check_redis_url)]

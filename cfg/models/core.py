@@ -1,0 +1,287 @@
+"""DjangoConfig: the whole configuration as one typed, immutable object."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from cfg.environment import Environment
+from cfg.exceptions import RuleViolation
+from cfg.models.accounts import AccountsConfig
+from cfg.models.api import ApiConfig
+from cfg.models.base import ConfigModel, PostgresUrl, RedisUrl
+from cfg.models.cache import CacheConfig
+from cfg.models.constance import ConstanceConfig
+from cfg.models.database import DatabaseConfig
+from cfg.models.email import EmailConfig
+from cfg.models.integrations import NgrokConfig, TelegramConfig, TwilioConfig
+from cfg.models.llm import LlmConfig
+from cfg.models.logging import LoggingConfig
+from cfg.models.security import SecurityConfig
+from cfg.models.tasks import TasksConfig
+from cfg.models.unfold import UnfoldConfig
+
+ONE_YEAR = 31_536_000
+MIN_SECRET_KEY_LENGTH = 50
+# Values that appear in docs, examples and our own dev/test defaults: never valid in production.
+EXAMPLE_SECRET_KEYS = frozenset(
+    {
+        "change-me",
+        "changeme",
+        "secret",
+        "your-secret-key",
+        "your-secret-key-here",
+        "replace-me-with-a-long-random-string-of-at-least-fifty-characters",
+    }
+)
+INSECURE_KEY_PREFIX = "django-insecure"
+SLUG = re.compile(r"[a-z][a-z0-9_]*")
+
+APP_NAMES = ("accounts", "agents", "knowbase", "leads", "newsletter", "support", "tasks")
+
+
+class DjangoConfig(ConfigModel):
+    """Subclass it in config/config.py. Extend it by adding fields of your own config models."""
+
+    # Packages that hold the project's apps and modules; names, not imports (cfg imports neither).
+    apps_package: ClassVar[str] = "apps"
+    modules_package: ClassVar[str] = "modules"
+
+    project_name: str = "Django Project"
+    """Human-readable name shown in the admin, API docs and emails"""
+    project_slug: str = Field(default="django_project", description="Lower-case Python identifier")
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    """development | test | staging | production (DJANGO_ENV; detected when unset)"""
+    debug: bool = False
+    """Django DEBUG; refused in production"""
+    secret_key: SecretStr = SecretStr("")
+    """Django SECRET_KEY; production needs 50+ random characters"""
+    site_url: str = "http://127.0.0.1:8000"
+    """Absolute URL of the site, used in emails and links"""
+    time_zone: str = "UTC"
+    """IANA time zone name"""
+    language_code: str = "en-us"
+    """Default language"""
+    data_dir: Path = Field(default=Path(".data"), description="Embedded PostgreSQL and local files, under base_dir")
+
+    database_url: PostgresUrl | None = Field(default=None, description="Empty: the embedded PostgreSQL")
+    databases: dict[str, DatabaseConfig] = Field(default_factory=dict, description="Extra aliases")
+    db_conn_max_age: int = Field(default=60, ge=0)
+    """Seconds to keep the default database connection open"""
+    redis_url: RedisUrl = None
+    """Redis for the cache and the task queue, e.g. redis://127.0.0.1:6379/0"""
+
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    email: EmailConfig = Field(default_factory=EmailConfig)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    unfold: UnfoldConfig = Field(default_factory=UnfoldConfig)
+    constance: ConstanceConfig = Field(default_factory=ConstanceConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    twilio: TwilioConfig = Field(default_factory=TwilioConfig)
+    ngrok: NgrokConfig = Field(default_factory=NgrokConfig)
+    accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+
+    enable_accounts: bool = True
+    """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""
+    enable_agents: bool = False
+    """The agents app (not in this project yet)"""
+    enable_knowbase: bool = False
+    """The knowbase app (not in this project yet)"""
+    enable_leads: bool = False
+    """The leads app (not in this project yet)"""
+    enable_newsletter: bool = False
+    """The newsletter app (not in this project yet)"""
+    enable_support: bool = False
+    """The support app (not in this project yet)"""
+    enable_tasks: bool = True
+    """The tasks app: task runs, dashboard, staff API"""
+
+    # A validator, not Field(pattern=...): a subclass that re-declares the field keeps the rule.
+    @field_validator("project_slug")
+    @classmethod
+    def _slug_is_an_identifier(cls, value: str) -> str:
+        if not SLUG.fullmatch(value):
+            suggestion = re.sub(r"[^a-z0-9_]+", "_", value.lower()).strip("_")
+            raise ValueError(
+                f"{value!r} is not a lower-case identifier; use letters, digits and underscores, "
+                f"starting with a letter, e.g. {suggestion or 'my_project'}"
+            )
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone; use a name such as UTC or Europe/Berlin") from None
+        return value
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_url_is_absolute(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an absolute URL; use e.g. https://example.com")
+        return value.rstrip("/")
+
+    @field_validator("databases")
+    @classmethod
+    def _default_alias_is_database_url(cls, value: dict[str, DatabaseConfig]) -> dict[str, DatabaseConfig]:
+        if "default" in value:
+            raise ValueError(
+                "the 'default' alias comes from DATABASE_URL; name extra aliases differently, e.g. 'analytics'"
+            )
+        return value
+
+    # Cross-field rules. Each violation names the field, what is wrong and how to fix it.
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Self:
+        violations = self.rule_violations()
+        if violations:
+            raise RuleViolation(violations)
+        return self
+
+    def rule_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
+        found: list[tuple[tuple[str, ...], str, str]] = []
+        for name in APP_NAMES:
+            module = f"{self.apps_package}.{name}"
+            if getattr(self, f"enable_{name}") and importlib.util.find_spec(module) is None:
+                found.append(
+                    (
+                        (f"enable_{name}",),
+                        f"the app {module} is not in this project",
+                        f"set ENABLE_{name.upper()}=false",
+                    )
+                )
+        if self.tasks.backend == "rearq" and not self.tasks_redis_url:
+            found.append(
+                (
+                    ("tasks", "backend"),
+                    "the rearq backend needs Redis and no Redis URL is set",
+                    "set REDIS_URL (or TASKS__REDIS_URL), or TASKS__BACKEND=immediate",
+                )
+            )
+        if not self.secret_key.get_secret_value():
+            found.append((("secret_key",), "is empty", "set SECRET_KEY to a long random string"))
+        if self.env is Environment.PRODUCTION:
+            found.extend(self.production_violations())
+        return found
+
+    def production_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
+        found: list[tuple[tuple[str, ...], str, str]] = []
+        key = self.secret_key.get_secret_value()
+        generate = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        if self.debug:
+            found.append((("debug",), "DEBUG is on in production", "set DEBUG=false"))
+        if key and (key.lower() in EXAMPLE_SECRET_KEYS or key.startswith(INSECURE_KEY_PREFIX)):
+            found.append((("secret_key",), "is a known example value", f"set SECRET_KEY to the output of {generate}"))
+        elif key and len(key) < MIN_SECRET_KEY_LENGTH:
+            found.append(
+                (
+                    ("secret_key",),
+                    f"is {len(key)} characters; production needs at least {MIN_SECRET_KEY_LENGTH}",
+                    f"set SECRET_KEY to the output of {generate}",
+                )
+            )
+        if not self.database_url:
+            found.append(
+                (
+                    ("database_url",),
+                    "production needs a database server; the embedded one is for development and tests",
+                    "set DATABASE_URL=postgres://user:password@host:5432/name",
+                )
+            )
+        hosts = self.security.allowed_hosts
+        if not hosts:
+            found.append(
+                (
+                    ("security", "allowed_hosts"),
+                    "no host is allowed",
+                    "set SECURITY__ALLOWED_HOSTS to your domain names, comma separated",
+                )
+            )
+        if any(host == "*" or host.startswith("*") for host in hosts):
+            found.append(
+                (
+                    ("security", "allowed_hosts"),
+                    "a wildcard host accepts any Host header",
+                    "list your real domain names in SECURITY__ALLOWED_HOSTS",
+                )
+            )
+        if not self.security.ssl_redirect:
+            found.append(
+                (("security", "ssl_redirect"), "HTTPS redirect is off in production", "set SECURITY__SSL_REDIRECT=true")
+            )
+        if self.security.hsts_seconds < ONE_YEAR:
+            found.append(
+                (
+                    ("security", "hsts_seconds"),
+                    f"HSTS is {self.security.hsts_seconds} s; production needs at least one year",
+                    f"set SECURITY__HSTS_SECONDS={ONE_YEAR}",
+                )
+            )
+        if not self.security.secure_cookies:
+            found.append(
+                (
+                    ("security", "secure_cookies"),
+                    "cookies would be sent over plain HTTP",
+                    "set SECURITY__SECURE_COOKIES=true",
+                )
+            )
+        return found
+
+    # Derived values used by the settings generators.
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def tasks_redis_url(self) -> str | None:
+        return self.tasks.redis_url or self.redis_url
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir if self.data_dir.is_absolute() else self.base_dir / self.data_dir
+
+    def enabled_apps(self) -> list[str]:
+        return [name for name in APP_NAMES if getattr(self, f"enable_{name}")]
+
+    # Loading and settings generation.
+    @classmethod
+    def load(cls, base_dir: Path | str | None = None, *, environ: dict[str, str] | None = None) -> Self:
+        from cfg.loading import load_config
+
+        return load_config(cls, base_dir=Path(base_dir) if base_dir else Path.cwd(), environ=environ)
+
+    @classmethod
+    def load_or_exit(cls, base_dir: Path | str | None = None) -> Self:
+        """For settings modules: a configuration mistake prints its readable lines and exits 1."""
+        import sys
+
+        from cfg.exceptions import ConfigurationError
+
+        try:
+            return cls.load(base_dir)
+        except ConfigurationError as error:
+            print(error.message, file=sys.stderr)
+            raise SystemExit(1) from None
+
+    def extra_settings(self) -> dict[str, Any]:
+        """Extension point: a project's own settings, composed last. Keys must be new."""
+        return {}
+
+    def get_all_settings(self) -> dict[str, Any]:
+        from cfg.settings.compose import generate_settings
+
+        return generate_settings(self)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cfg.models.core import DjangoConfig
+
+
+def accounts_settings(config: DjangoConfig) -> dict[str, Any]:
+    """ACCOUNTS: the sign-in and profile rules read by apps.accounts."""
+    accounts = config.accounts
+    return {
+        "ACCOUNTS": {
+            "SELF_REGISTRATION": accounts.self_registration,
+            "OTP_EXPIRY_MINUTES": accounts.otp_expiry_minutes,
+            "OTP_MAX_ATTEMPTS": accounts.otp_max_attempts,
+            "OTP_CHANNELS": list(accounts.otp_channels),
+            "THROTTLE_RATES": {
+                "otp_identifier": accounts.throttle_otp_identifier,
+                "otp_ip": accounts.throttle_otp_ip,
+                "verify_identifier": accounts.throttle_verify_identifier,
+                "verify_ip": accounts.throttle_verify_ip,
+                "telegram_link": accounts.throttle_telegram_link,
+                "telegram_confirm": accounts.throttle_telegram_confirm,
+            },
+            "TRUSTED_PROXY_HOPS": accounts.trusted_proxy_hops,
+            "LAST_ACTIVITY_INTERVAL_SECONDS": accounts.last_activity_interval_seconds,
+            "AVATAR_MAX_BYTES": accounts.avatar_max_bytes,
+            "AVATAR_TYPES": list(accounts.avatar_types),
+            "ADMIN_NOTIFY_SIGNUPS": accounts.admin_notify_signups,
+            "DEFAULT_REGISTRATION_SOURCE": accounts.default_registration_source,
+        }
+    }

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cfg.models.core import DjangoConfig
+
+REARQ_BACKEND = "apps.tasks.backends.ReArqBackend"
+IMMEDIATE_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
+WORKER_HEALTH_CHECK = "apps.tasks.health.check_worker_heartbeat"
+
+
+def tasks_settings(config: DjangoConfig) -> dict[str, Any]:
+    tasks = config.tasks
+    periodic = {name: schedule.model_dump() for name, schedule in tasks.periodic.items()}
+    settings: dict[str, Any] = {}
+    if tasks.backend == "rearq":
+        default: dict[str, Any] = {
+            "BACKEND": REARQ_BACKEND,
+            "QUEUES": list(tasks.queues),
+            "OPTIONS": {
+                "redis_url": config.tasks_redis_url,
+                "max_retries": tasks.max_retries,
+                "retry_delay": tasks.retry_delay,
+                "timeout": tasks.timeout,
+                "concurrency": tasks.concurrency,
+                "visibility_timeout": tasks.visibility_timeout,
+                "heartbeat_interval": tasks.heartbeat_interval,
+                "drain_timeout": tasks.drain_timeout,
+                "lost_after": tasks.lost_after,
+                "sweep_interval": tasks.sweep_interval,
+            },
+        }
+        if config.enable_tasks:
+            settings["HEALTH_CHECKS"] = {"worker": WORKER_HEALTH_CHECK}
+    else:
+        default = {"BACKEND": IMMEDIATE_BACKEND, "QUEUES": list(tasks.queues)}
+    settings["TASKS"] = {"default": default}
+    settings["TASKS_PERIODIC"] = periodic
+    return settings

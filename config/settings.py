@@ -1,0 +1,3 @@
+from config.config import config
+
+globals().update(config.get_all_settings())

@@ -1,0 +1,1 @@
+"""Templated email: DjangoEmailService and send_email(), sent through Django's MAILERS."""

@@ -1,0 +1,71 @@
+"""Render an email from a template pair (HTML and text) on the base layout, and send it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+
+class DjangoEmailService:
+    """`template` names a pair under templates/email/: "<template>.html" and "<template>.txt"."""
+
+    def __init__(self, *, from_email: str | None = None, mailer: str | None = None) -> None:
+        self.from_email = from_email or settings.DEFAULT_FROM_EMAIL
+        self.mailer = mailer
+
+    def context(self, subject: str, context: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "subject": subject,
+            "project_name": settings.PROJECT_NAME,
+            "site_url": settings.SITE_URL,
+            **context,
+        }
+
+    def render(self, subject: str, template: str, context: Mapping[str, Any]) -> tuple[str, str]:
+        full = self.context(subject, context)
+        text = render_to_string(f"email/{template}.txt", full)
+        html = render_to_string(f"email/{template}.html", full)
+        return text, html
+
+    def build(
+        self, to: str | Sequence[str], subject: str, template: str, context: Mapping[str, Any]
+    ) -> EmailMultiAlternatives:
+        recipients = [to] if isinstance(to, str) else list(to)
+        if not recipients:
+            raise ValueError("an email needs at least one recipient")
+        text, html = self.render(subject, template, context)
+        message = EmailMultiAlternatives(subject, text, self.from_email, recipients)
+        message.attach_alternative(html, "text/html")
+        return message
+
+    def send(self, to: str | Sequence[str], subject: str, template: str, context: Mapping[str, Any]) -> int:
+        """Send now, in this process; raises the backend's error (e.g. SMTPException, OSError) on failure."""
+        return self.build(to, subject, template, context).send(using=self.mailer)
+
+
+def send_email(
+    to: str | Sequence[str],
+    subject: str,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    defer: bool | None = None,
+) -> Any:
+    """Send a templated email. Through the tasks API when EMAIL_USE_TASKS is on (or defer=True).
+
+    The context must be JSON serialisable when deferred. Returns the TaskResult when deferred,
+    else the number of messages sent. Never defer secrets: task arguments are stored by the backend.
+    """
+    context = dict(context or {})
+    if defer is None:
+        defer = settings.EMAIL_USE_TASKS
+    if defer:
+        from modules.email.tasks import send_email_task
+
+        recipients = [to] if isinstance(to, str) else list(to)
+        return send_email_task.enqueue(recipients, subject, template, context)
+    return DjangoEmailService().send(to, subject, template, context)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from modules.email.service import DjangoEmailService, send_email
+from modules.email.testing import SmtpSink, free_port, smtp_mailers, smtp_server
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[SmtpSink]:
+    with smtp_server() as (sink, port):
+        settings.MAILERS = smtp_mailers(port)
+        yield sink
+
+
+def test_send_email_renders_html_and_text_on_the_base_layout(smtp, settings):
+    settings.EMAIL_USE_TASKS = False
+    sent = send_email("ann@example.com", "Hello", "test_email", {})
+    assert sent == 1
+    [mail] = smtp.messages
+    assert mail.subject == "Hello"
+    assert mail.rcpt_tos == ["ann@example.com"]
+    assert mail.message["From"] == settings.DEFAULT_FROM_EMAIL
+    assert "email delivery works" in mail.text
+    assert settings.SITE_URL in mail.text  # base.txt footer
+    assert mail.html.startswith("<!doctype html>")
+    assert "<title>Hello</title>" in mail.html
+    assert settings.PROJECT_NAME in mail.html
+
+
+def test_html_is_escaped_and_text_is_not(smtp, settings):
+    settings.EMAIL_USE_TASKS = False
+    send_email(["a@example.com", "b@example.com"], "Code", "otp_code", {"code": "<b>1</b>", "minutes": 5})
+    [mail] = smtp.messages
+    assert sorted(mail.rcpt_tos) == ["a@example.com", "b@example.com"]
+    assert "&lt;b&gt;1&lt;/b&gt;" in mail.html
+    assert "<b>1</b>" in mail.text
+
+
+@pytest.mark.django_db  # the tasks app records every run
+def test_sends_go_through_the_tasks_api_when_enabled(smtp, settings):
+    settings.EMAIL_USE_TASKS = True
+    result = send_email("ann@example.com", "Queued", "test_email", {"extra": [1, 2]})
+    assert result.task.name == "send_email_task"
+    assert result.status == "SUCCESSFUL"  # the ImmediateBackend ran it inline
+    assert result.return_value == 1
+    assert [mail.subject for mail in smtp.messages] == ["Queued"]
+
+
+@pytest.mark.django_db
+def test_a_failed_queued_send_is_recorded_on_the_task_result(settings):
+    settings.MAILERS = smtp_mailers(free_port())
+    settings.EMAIL_USE_TASKS = True
+    result = send_email("ann@example.com", "Queued", "test_email", {})
+    assert result.status == "FAILED"
+    assert "ConnectionRefusedError" in result.errors[0].exception_class_path
+
+
+def test_backends_are_chosen_by_mailers(settings, tmp_path, mailoutbox):
+    settings.EMAIL_USE_TASKS = False
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    send_email("ann@example.com", "Locmem", "test_email", {})
+    assert [message.subject for message in mailoutbox] == ["Locmem"]
+    assert mailoutbox[0].alternatives[0].mimetype == "text/html"
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(tmp_path)},
+        }
+    }
+    send_email("ann@example.com", "To a file", "test_email", {})
+    [written] = tmp_path.iterdir()
+    assert "Subject: To a file" in written.read_text()
+
+
+def test_no_recipient_is_an_error():
+    with pytest.raises(ValueError, match="at least one recipient"):
+        DjangoEmailService().build([], "x", "test_email", {})
+
+
+def test_test_email_command_sends(smtp, capsys):
+    call_command("test_email", "ops@example.com")
+    assert "Sent to ops@example.com" in capsys.readouterr().out
+    assert smtp.messages[0].rcpt_tos == ["ops@example.com"]
+
+
+def test_test_email_command_fails_clearly(settings):
+    with pytest.raises(CommandError, match="is not an email address"):
+        call_command("test_email", "nope")
+    settings.MAILERS = smtp_mailers(free_port())
+    with pytest.raises(CommandError, match="sending failed: ConnectionRefusedError"):
+        call_command("test_email", "ops@example.com")

@@ -1,0 +1,168 @@
+"""A small Bot API client: retries with backoff on 429 and 5xx, honouring Telegram's retry_after."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import httpx
+from django.conf import settings
+
+ParseMode = Literal["HTML", "Markdown", "MarkdownV2"] | None
+FileInput = str | bytes | tuple[str, bytes]
+
+
+class TelegramError(Exception):
+    """Telegram refused the call, or could not be reached. `retryable` says whether an outage caused it."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class TelegramNotConfigured(TelegramError):
+    """TELEGRAM__BOT_TOKEN (or the chat id) is not set."""
+
+
+class DjangoTelegram:
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        backoff_seconds: float | None = None,
+        max_retry_after: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        conf = settings.TELEGRAM
+        self.token = token if token is not None else conf["BOT_TOKEN"]
+        if not self.token:
+            raise TelegramNotConfigured("Telegram is not configured: set TELEGRAM__BOT_TOKEN")
+        self.base_url = (base_url or conf["API_BASE_URL"]).rstrip("/")
+        self.timeout = timeout if timeout is not None else conf["TIMEOUT"]
+        self.max_retries = max_retries if max_retries is not None else conf["MAX_RETRIES"]
+        self.backoff_seconds = backoff_seconds if backoff_seconds is not None else conf["BACKOFF_SECONDS"]
+        self.max_retry_after = max_retry_after if max_retry_after is not None else conf["MAX_RETRY_AFTER"]
+        self.sleep = sleep
+        self.transport = transport
+
+    def call(self, method: str, data: Mapping[str, Any], files: Mapping[str, Any] | None = None) -> Any:
+        """POST a Bot API method; returns its `result`. Retries 429 and 5xx answers and network errors."""
+        url = f"{self.base_url}/bot{self.token}/{method}"
+        payload = {key: value for key, value in data.items() if value is not None}
+        attempt = 0
+        with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
+            while True:
+                try:
+                    if files:
+                        response = client.post(url, data=_form(payload), files=files)
+                    else:
+                        response = client.post(url, json=payload)
+                except httpx.HTTPError as error:
+                    # The token is part of the URL: never put the URL in the message.
+                    failure = TelegramError(f"{method}: Telegram unreachable ({type(error).__name__})", retryable=True)
+                    delay = self._backoff(attempt)
+                else:
+                    body = _json(response)
+                    if response.status_code == 200 and body.get("ok"):
+                        return body.get("result")
+                    description = body.get("description") or response.reason_phrase
+                    retryable = response.status_code == 429 or response.status_code >= 500
+                    failure = TelegramError(
+                        f"{method}: {response.status_code} {description}",
+                        status=response.status_code,
+                        retryable=retryable,
+                    )
+                    retry_after = (body.get("parameters") or {}).get("retry_after")
+                    if response.status_code == 429 and isinstance(retry_after, int | float):
+                        delay = min(float(retry_after), self.max_retry_after)
+                    else:
+                        delay = self._backoff(attempt)
+                if not failure.retryable or attempt >= self.max_retries:
+                    raise failure
+                attempt += 1
+                self.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        return self.backoff_seconds * (2**attempt)
+
+    def send_message(
+        self,
+        chat_id: int | str,
+        text: str,
+        *,
+        parse_mode: ParseMode = None,
+        disable_notification: bool | None = None,
+        disable_web_page_preview: bool | None = None,
+    ) -> dict[str, Any]:
+        return self.call(
+            "sendMessage",
+            {
+                "chat_id": chat_id,
+                "text": text,
+                "parse_mode": parse_mode,
+                "disable_notification": disable_notification,
+                "link_preview_options": {"is_disabled": True} if disable_web_page_preview else None,
+            },
+        )
+
+    def send_photo(
+        self, chat_id: int | str, photo: FileInput, *, caption: str | None = None, parse_mode: ParseMode = None
+    ) -> dict[str, Any]:
+        return self._send_file("sendPhoto", "photo", chat_id, photo, caption=caption, parse_mode=parse_mode)
+
+    def send_document(
+        self, chat_id: int | str, document: FileInput, *, caption: str | None = None, parse_mode: ParseMode = None
+    ) -> dict[str, Any]:
+        return self._send_file("sendDocument", "document", chat_id, document, caption=caption, parse_mode=parse_mode)
+
+    def _send_file(
+        self,
+        method: str,
+        field: str,
+        chat_id: int | str,
+        file: FileInput,
+        *,
+        caption: str | None,
+        parse_mode: ParseMode,
+    ) -> dict[str, Any]:
+        data = {"chat_id": chat_id, "caption": caption, "parse_mode": parse_mode}
+        if isinstance(file, str):  # a URL or a file_id Telegram already knows
+            return self.call(method, {**data, field: file})
+        name, content = file if isinstance(file, tuple) else (field, file)
+        return self.call(method, data, files={field: (name, content)})
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _form(payload: Mapping[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in payload.items()}
+
+
+def send_telegram_message(text: str, chat_id: int | str | None = None, *, parse_mode: ParseMode = None) -> Any:
+    """Send to chat_id, or to the configured admin chat (TELEGRAM__CHAT_ID)."""
+    return DjangoTelegram().send_message(_chat(chat_id), text, parse_mode=parse_mode)
+
+
+def send_telegram_photo(
+    photo: FileInput, chat_id: int | str | None = None, *, caption: str | None = None, parse_mode: ParseMode = None
+) -> Any:
+    return DjangoTelegram().send_photo(_chat(chat_id), photo, caption=caption, parse_mode=parse_mode)
+
+
+def _chat(chat_id: int | str | None) -> int | str:
+    chosen = chat_id if chat_id not in (None, "") else settings.TELEGRAM["CHAT_ID"]
+    if not chosen:
+        raise TelegramNotConfigured("no chat given and TELEGRAM__CHAT_ID is not set")
+    return chosen

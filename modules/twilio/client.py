@@ -1,0 +1,118 @@
+"""SMS, WhatsApp and Verify (start, check) with twilio's Client; TWILIO["API_BASE_URL"] redirects every call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")  # ASCII digits only: \d also matches other scripts' digits
+
+
+class TwilioError(Exception):
+    """Twilio refused the call (status set) or could not be reached (status None)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def is_outage(self) -> bool:
+        return self.status is None or self.status >= 500 or self.status == 429
+
+
+class TwilioNotConfigured(TwilioError):
+    """A Twilio credential, sender number or Verify service that this send needs is not set."""
+
+
+class RedirectingHttpClient(TwilioHttpClient):
+    """Sends every request to base_url, keeping the path: api.twilio.com and verify.twilio.com alike."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = urlsplit(base_url)
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        path = self.base.path.rstrip("/") + parts.path
+        target = urlunsplit((self.base.scheme, self.base.netloc, path, parts.query, parts.fragment))
+        return super().request(method, target, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sid: str
+    status: str
+
+
+class DjangoTwilio:
+    def __init__(self, conf: dict[str, Any] | None = None) -> None:
+        self.conf = conf or settings.TWILIO
+        if not (self.conf["ACCOUNT_SID"] and self.conf["AUTH_TOKEN"]):
+            raise TwilioNotConfigured("Twilio is not configured: set TWILIO__ACCOUNT_SID and TWILIO__AUTH_TOKEN")
+        timeout = self.conf["TIMEOUT"]
+        base_url = self.conf["API_BASE_URL"]
+        http_client = (
+            RedirectingHttpClient(base_url, timeout=timeout) if base_url else TwilioHttpClient(timeout=timeout)
+        )
+        # A non-empty environment keeps twilio from reading TWILIO_* from os.environ behind the config's back.
+        self.client = Client(
+            self.conf["ACCOUNT_SID"], self.conf["AUTH_TOKEN"], http_client=http_client, environment={"_": "_"}
+        )
+
+    def send_sms(self, to: str, body: str) -> SentMessage:
+        sender = self.conf["FROM_NUMBER"]
+        if not sender:
+            raise TwilioNotConfigured("SMS is not configured: set TWILIO__FROM_NUMBER")
+        return self._message(to=to, from_=sender, body=body)
+
+    def send_whatsapp(self, to: str, body: str) -> SentMessage:
+        sender = self.conf["WHATSAPP_FROM"]
+        if not sender:
+            raise TwilioNotConfigured("WhatsApp is not configured: set TWILIO__WHATSAPP_FROM")
+        return self._message(to=f"whatsapp:{to}", from_=f"whatsapp:{sender}", body=body)
+
+    def _message(self, **fields: str) -> SentMessage:
+        message = self._call(lambda: self.client.messages.create(**fields))
+        return SentMessage(sid=message.sid, status=str(message.status))
+
+    def verify_start(self, to: str, channel: str = "sms") -> str:
+        """Twilio Verify sends its own code; returns the verification status ("pending")."""
+        verification = self._call(lambda: self._verify().verifications.create(to=to, channel=channel))
+        return str(verification.status)
+
+    def verify_check(self, to: str, code: str) -> bool:
+        check = self._call(lambda: self._verify().verification_checks.create(to=to, code=code))
+        return check.status == "approved"
+
+    def _verify(self) -> Any:
+        sid = self.conf["VERIFY_SERVICE_SID"]
+        if not sid:
+            raise TwilioNotConfigured("Twilio Verify is not configured: set TWILIO__VERIFY_SERVICE_SID")
+        return self.client.verify.v2.services(sid)
+
+    @staticmethod
+    def _call(operation: Any) -> Any:
+        try:
+            return operation()
+        except TwilioRestException as error:
+            raise TwilioError(f"Twilio {error.status}: {error.msg}", status=error.status, code=error.code) from error
+        except (requests.RequestException, TwilioException) as error:
+            raise TwilioError(f"Twilio unreachable ({type(error).__name__})") from error
+
+
+def send_sms(to: str, body: str) -> SentMessage:
+    return DjangoTwilio().send_sms(to, body)
+
+
+def send_whatsapp(to: str, body: str) -> SentMessage:
+    return DjangoTwilio().send_whatsapp(to, body)

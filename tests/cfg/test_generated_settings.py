@@ -1,0 +1,247 @@
+"""get_all_settings() for development, test and production: the keys that matter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from cfg.defaults import DEVELOPMENT_SECRET_KEY, TEST_SECRET_KEY
+from cfg.settings.compose import GENERATORS, settings_by_concern
+from config.config import ProjectConfig
+
+from .conftest import PRODUCTION, STRONG_SECRET_KEY, Project
+
+SLUG = ProjectConfig.model_fields["project_slug"].default
+
+REDIS = "redis://127.0.0.1:6379/12"
+PRODUCTION_WITH_REDIS = {**PRODUCTION, "REDIS_URL": REDIS, "TASKS__BACKEND": "rearq"}
+
+
+def settings_for(project: Project, environ: dict[str, str]) -> dict[str, Any]:
+    settings: dict[str, Any] = project.load(environ).get_all_settings()
+    return settings
+
+
+def test_development(project: Project) -> None:
+    settings = settings_for(project, {"DJANGO_ENV": "development"})
+    assert settings["ENVIRONMENT"] == "development"
+    assert settings["DEBUG"] is True
+    assert settings["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY
+    assert settings["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1", "[::1]"]
+    default = settings["DATABASES"]["default"]
+    assert default["ENGINE"] == "cfg.db.embedded_backend"
+    assert default["NAME"] == SLUG
+    assert default["OPTIONS"]["pgdata"] == str(project.root / ".data" / "postgres")
+    assert settings["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert settings["MAILERS"]["default"]["BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert settings["SECURE_SSL_REDIRECT"] is False
+    assert settings["SECURE_HSTS_SECONDS"] == 0
+    assert settings["SESSION_COOKIE_SECURE"] is False and settings["CSRF_COOKIE_SECURE"] is False
+    assert "SECURE_PROXY_SSL_HEADER" not in settings
+    assert settings["LOGGING"]["handlers"]["console"]["formatter"] == "text"
+    assert settings["TASKS"]["default"]["BACKEND"] == "django.tasks.backends.immediate.ImmediateBackend"
+    assert "rest_framework.renderers.BrowsableAPIRenderer" in settings["REST_FRAMEWORK"]["DEFAULT_RENDERER_CLASSES"]
+    assert settings["STORAGES"]["staticfiles"]["BACKEND"] == "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+
+def test_test_environment(project: Project) -> None:
+    settings = settings_for(project, {"DJANGO_ENV": "test"})
+    assert settings["ENVIRONMENT"] == "test"
+    assert settings["DEBUG"] is False
+    assert settings["SECRET_KEY"] == TEST_SECRET_KEY
+    assert "testserver" in settings["ALLOWED_HOSTS"]
+    assert settings["DATABASES"]["default"]["ENGINE"] == "cfg.db.embedded_backend"
+    assert settings["DATABASES"]["default"]["TEST"]["NAME"] == f"test_{SLUG}"
+    assert settings["MAILERS"]["default"]["BACKEND"] == "django.core.mail.backends.locmem.EmailBackend"
+    assert settings["PASSWORD_HASHERS"] == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    assert settings["LOGGING"]["handlers"]["console"]["formatter"] == "text"
+    assert settings["LOGGING"]["root"]["level"] == "WARNING"
+
+
+def test_production(project: Project) -> None:
+    settings = settings_for(project, PRODUCTION_WITH_REDIS)
+    assert settings["ENVIRONMENT"] == "production"
+    assert settings["DEBUG"] is False
+    assert settings["SECRET_KEY"] == STRONG_SECRET_KEY
+    assert settings["ALLOWED_HOSTS"] == ["example.com"]
+    default = settings["DATABASES"]["default"]
+    assert default["ENGINE"] == "django.db.backends.postgresql"
+    assert (default["NAME"], default["USER"], default["PASSWORD"]) == ("app", "app", "db-pass-123")
+    assert (default["HOST"], default["PORT"]) == ("db.internal", "5432")
+    cache = settings["CACHES"]["default"]
+    assert (cache["BACKEND"], cache["LOCATION"]) == ("django_redis.cache.RedisCache", REDIS)
+    mailer = settings["MAILERS"]["default"]
+    assert mailer["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert mailer["OPTIONS"]["host"] == "localhost"
+    assert settings["SECURE_SSL_REDIRECT"] is True
+    assert settings["SECURE_HSTS_SECONDS"] == 31_536_000
+    assert settings["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert settings["SESSION_COOKIE_SECURE"] is True and settings["CSRF_COOKIE_SECURE"] is True
+    assert settings["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert settings["SECURE_CSP"]["default-src"] == ["'self'"]
+    assert settings["SECURE_CSP"]["frame-ancestors"] == ["'none'"]
+    assert "SECURE_CSP_REPORT_ONLY" not in settings
+    assert settings["LOGGING"]["handlers"]["console"]["formatter"] == "json"
+    assert settings["LOGGING"]["formatters"]["json"]["()"] == "modules.logger.formatters.JsonFormatter"
+    tasks = settings["TASKS"]["default"]
+    assert tasks["BACKEND"] == "apps.tasks.backends.ReArqBackend"
+    assert tasks["OPTIONS"]["redis_url"] == REDIS
+    assert settings["REST_FRAMEWORK"]["DEFAULT_RENDERER_CLASSES"] == ["rest_framework.renderers.JSONRenderer"]
+    assert settings["STORAGES"]["staticfiles"]["BACKEND"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+def test_database_url_with_a_unix_socket_directory(project: Project) -> None:
+    settings = settings_for(project, {**PRODUCTION, "DATABASE_URL": "postgres://app@/app?host=/var/run/postgresql"})
+    default = settings["DATABASES"]["default"]
+    assert (default["NAME"], default["USER"], default["HOST"], default["PORT"]) == (
+        "app",
+        "app",
+        "/var/run/postgresql",
+        "",
+    )
+    assert "host" not in default["OPTIONS"]
+
+
+def test_database_url_keeps_query_options_and_decodes_the_password(project: Project) -> None:
+    url = "postgresql://app:p%40ss%2Fword@db.internal:6543/app?sslmode=require"
+    default = settings_for(project, {**PRODUCTION, "DATABASE_URL": url})["DATABASES"]["default"]
+    assert (default["PASSWORD"], default["PORT"], default["OPTIONS"]) == ("p@ss/word", "6543", {"sslmode": "require"})
+
+
+def test_extra_database_alias_with_apps_adds_the_router(project: Project) -> None:
+    settings = settings_for(
+        project,
+        {
+            "DJANGO_ENV": "test",
+            "DATABASES__ANALYTICS__URL": "postgres://reader:pw@analytics.internal:5432/analytics",
+            "DATABASES__ANALYTICS__APPS": "leads,support",
+            "DATABASES__ANALYTICS__OPTIONS__SSLMODE": "require",
+        },
+    )
+    analytics = settings["DATABASES"]["analytics"]
+    assert (analytics["ENGINE"], analytics["NAME"], analytics["HOST"]) == (
+        "django.db.backends.postgresql",
+        "analytics",
+        "analytics.internal",
+    )
+    assert analytics["OPTIONS"] == {"sslmode": "require"}
+    assert settings["DATABASE_ROUTERS"] == ["cfg.db.router.AppDatabaseRouter"]
+    assert settings["DATABASE_APPS_MAPPING"] == {"leads": "analytics", "support": "analytics"}
+
+
+def test_extra_database_alias_without_apps_needs_no_router(project: Project) -> None:
+    settings = settings_for(
+        project, {"DJANGO_ENV": "test", "DATABASES__REPORTS__URL": "postgres://reader@reports.internal/reports"}
+    )
+    assert set(settings["DATABASES"]) == {"default", "reports"}
+    assert settings["DATABASE_ROUTERS"] == []
+
+
+def test_redis_url_switches_the_cache_in_any_environment(project: Project) -> None:
+    settings = settings_for(project, {"DJANGO_ENV": "development", "REDIS_URL": REDIS})
+    assert settings["CACHES"]["default"]["BACKEND"] == "django_redis.cache.RedisCache"
+    assert settings["CACHES"]["default"]["LOCATION"] == REDIS
+    forced = settings_for(project, {"DJANGO_ENV": "development", "REDIS_URL": REDIS, "CACHE__BACKEND": "locmem"})
+    assert forced["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_installed_apps_order(project: Project) -> None:
+    apps = settings_for(project, {"DJANGO_ENV": "test"})["INSTALLED_APPS"]
+    assert len(apps) == len(set(apps))
+    assert apps.index("unfold") < apps.index("django.contrib.admin")
+    assert apps.index("unfold.contrib.constance") < apps.index("django.contrib.admin")
+    for app in ("django.contrib.postgres", "rest_framework", "drf_spectacular", "corsheaders", "constance", "cfg"):
+        assert app in apps
+    assert "apps.accounts" in apps
+
+
+def test_api_and_jwt_follow_the_config(project: Project) -> None:
+    settings = settings_for(
+        project,
+        {
+            "DJANGO_ENV": "test",
+            "API__JWT_ACCESS_MINUTES": "5",
+            "API__JWT_REFRESH_DAYS": "2",
+            "API__PAGE_SIZE": "50",
+            "API__THROTTLE_ANON": "10/minute",
+            "API__TITLE": "Shop API",
+        },
+    )
+    jwt = settings["SIMPLE_JWT"]
+    assert jwt["ACCESS_TOKEN_LIFETIME"] == timedelta(minutes=5)
+    assert jwt["REFRESH_TOKEN_LIFETIME"] == timedelta(days=2)
+    rest = settings["REST_FRAMEWORK"]
+    assert rest["PAGE_SIZE"] == 50
+    assert rest["DEFAULT_THROTTLE_RATES"]["anon"] == "10/minute"
+    assert settings["SPECTACULAR_SETTINGS"]["TITLE"] == "Shop API"
+
+
+def test_csp_report_only(project: Project) -> None:
+    settings = settings_for(project, {"DJANGO_ENV": "test", "SECURITY__CSP_REPORT_ONLY": "true"})
+    assert "SECURE_CSP" not in settings
+    assert settings["SECURE_CSP_REPORT_ONLY"]["object-src"] == ["'none'"]
+
+
+def test_email_smtp_options(project: Project) -> None:
+    settings = settings_for(
+        project,
+        {
+            "DJANGO_ENV": "test",
+            "EMAIL__BACKEND": "smtp",
+            "EMAIL__HOST": "127.0.0.1",
+            "EMAIL__PORT": "1025",
+            "EMAIL__USE_TLS": "true",
+            "EMAIL__PASSWORD": "mail-pw",
+        },
+    )
+    options = settings["MAILERS"]["default"]["OPTIONS"]
+    assert (options["host"], options["port"], options["use_tls"], options["use_ssl"]) == (
+        "127.0.0.1",
+        1025,
+        True,
+        False,
+    )
+    assert options["password"] == "mail-pw"
+
+
+ENVIRONMENTS = {
+    "development": {"DJANGO_ENV": "development"},
+    "test": {"DJANGO_ENV": "test"},
+    "production": PRODUCTION,
+    "production-redis-rearq": PRODUCTION_WITH_REDIS,
+}
+
+
+@pytest.mark.parametrize("environ", ENVIRONMENTS.values(), ids=ENVIRONMENTS.keys())
+def test_no_generator_overwrites_another_generators_key(project: Project, environ: dict[str, str]) -> None:
+    config = project.load(environ)
+    produced = settings_by_concern(config)
+    assert [name for name, _ in produced] == [name for name, _ in GENERATORS] + ["project"]
+    owners: dict[str, list[str]] = {}
+    for concern, settings in produced:
+        for key in settings:
+            owners.setdefault(key, []).append(concern)
+    assert {key: names for key, names in owners.items() if len(names) > 1} == {}
+    assert set(config.get_all_settings()) == set(owners)
+
+
+def test_generators_are_pure(project: Project) -> None:
+    config = project.load(PRODUCTION_WITH_REDIS)
+    assert config.get_all_settings() == config.get_all_settings()
+    first = config.get_all_settings()
+    first["ALLOWED_HOSTS"].append("evil.example.com")
+    first["DATABASES"]["default"]["OPTIONS"]["x"] = "y"
+    again = config.get_all_settings()
+    assert again["ALLOWED_HOSTS"] == ["example.com"]
+    assert "x" not in again["DATABASES"]["default"]["OPTIONS"]
+    assert config.security.allowed_hosts == ["example.com"]
+
+
+def test_the_running_test_suite_uses_the_test_settings() -> None:
+    from django.conf import settings
+
+    assert settings.ENVIRONMENT == "test"
+    assert settings.DEBUG is False
+    assert settings.MAILERS["default"]["BACKEND"] == "django.core.mail.backends.locmem.EmailBackend"

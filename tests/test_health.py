@@ -1,0 +1,40 @@
+import pytest
+from django.db import connections
+
+
+def test_healthz_answers_without_io(client):
+    # No django_db mark: any database access here would raise.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_each_check_with_timing(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {"database", "cache", "migrations"} <= set(body["checks"])
+    for check in body["checks"].values():
+        assert check["status"] == "ok"
+        assert isinstance(check["ms"], float)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_503_when_the_database_cannot_be_reached(client, monkeypatch):
+    connection = connections["default"]
+    connection.close()
+    real_params = connection.get_connection_params
+    unreachable = {"host": "127.0.0.1", "port": 1, "connect_timeout": 2}
+    monkeypatch.setattr(connection, "get_connection_params", lambda: {**real_params(), **unreachable})
+    try:
+        response = client.get("/readyz")
+    finally:
+        connection.close()
+        monkeypatch.undo()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["checks"]["database"]["status"] == "error"
+    assert "OperationalError" in body["checks"]["database"]["detail"]
