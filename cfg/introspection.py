@@ -75,7 +75,7 @@ def _default_text(default: Any) -> str:
         return "(empty)"
     if isinstance(default, bool):
         return str(default).lower()
-    if isinstance(default, list):
+    if isinstance(default, (list, tuple)):
         return ",".join(str(item) for item in default) or "(empty)"
     if isinstance(default, dict):
         return "(see docs)" if default else "(empty)"

@@ -256,6 +256,7 @@ def _problem_and_fix(error: Mapping[str, Any], name: str, var: str) -> tuple[str
             f"set {name} to match {context.get('pattern')}",
         ),
         "list_type": ("is not a list", f"set {name} to a comma-separated list"),
+        "tuple_type": ("is not a list", f"set {name} to a comma-separated list"),
         "dict_type": ("is not a mapping", nested),
         "model_type": ("is not a mapping", nested),
     }

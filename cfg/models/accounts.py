@@ -18,7 +18,7 @@ class AccountsConfig(ConfigModel):
     """Minutes a sign-in code stays valid"""
     otp_max_attempts: int = Field(default=5, ge=1, le=20, description="Wrong guesses allowed per code")
     otp_channels: CommaList = Field(
-        default_factory=lambda: list(OTP_CHANNELS), description="Channels offered; each also needs its provider"
+        default=tuple(OTP_CHANNELS), description="Channels offered; each also needs its provider"
     )
     throttle_otp_identifier: Rate = Field(default="5/hour", description="Code requests per email or phone")
     throttle_otp_ip: Rate = Field(default="20/hour", description="Code requests per client IP")
@@ -34,7 +34,7 @@ class AccountsConfig(ConfigModel):
     last_activity_interval_seconds: int = Field(default=300, ge=0, description="At most one write per user per span")
     avatar_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     """Largest avatar upload in bytes"""
-    avatar_types: CommaList = Field(default_factory=lambda: ["jpeg", "png", "webp"])
+    avatar_types: CommaList = Field(default=("jpeg", "png", "webp"))
     """Accepted avatar content types"""
     admin_notify_signups: bool = Field(default=True, description="Tell the Telegram admin chat about new accounts")
     default_registration_source: Literal["admin", "import"] = "admin"
@@ -42,7 +42,7 @@ class AccountsConfig(ConfigModel):
 
     @field_validator("otp_channels")
     @classmethod
-    def _known_channels(cls, channels: list[str]) -> list[str]:
+    def _known_channels(cls, channels: tuple[str, ...]) -> tuple[str, ...]:
         unknown = sorted(set(channels) - set(OTP_CHANNELS))
         if unknown:
             raise ValueError(f"unknown channel(s) {', '.join(unknown)}; choose from {', '.join(OTP_CHANNELS)}")
@@ -50,8 +50,8 @@ class AccountsConfig(ConfigModel):
 
     @field_validator("avatar_types")
     @classmethod
-    def _known_avatar_types(cls, types: list[str]) -> list[str]:
-        lowered = [kind.lower() for kind in types]
+    def _known_avatar_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        lowered = tuple(kind.lower() for kind in types)
         unknown = sorted(set(lowered) - set(AVATAR_TYPES))
         if unknown:
             raise ValueError(f"unsupported image type(s) {', '.join(unknown)}; choose from {', '.join(AVATAR_TYPES)}")

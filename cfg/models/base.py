@@ -4,15 +4,52 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+
+
+class FrozenDict(dict[Any, Any]):
+    """A dict that refuses changes: a config mapping cannot be edited after validation."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("the configuration is immutable; change the environment or YAML instead")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[type[dict[Any, Any]], tuple[dict[Any, Any]]]:
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenDict:
+        return self
+
+
+def deep_freeze(value: Any) -> Any:
+    """Lists become tuples and dicts FrozenDicts, all the way down (config models are frozen already)."""
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+        return FrozenDict({key: deep_freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(deep_freeze(item) for item in value)
+    return value
 
 
 class ConfigModel(BaseModel):
-    """Every config model is immutable and refuses unknown keys (a typo is an error)."""
+    """Every config model is immutable, all the way down, and refuses unknown keys (a typo is an error)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, use_attribute_docstrings=True)
+
+    @model_validator(mode="after")
+    def _freeze_containers(self) -> Self:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            frozen = deep_freeze(value)
+            if frozen is not value:
+                object.__setattr__(self, name, frozen)
+        return self
 
 
 def split_commas(value: Any) -> Any:
@@ -30,7 +67,7 @@ def split_commas(value: Any) -> Any:
     return value
 
 
-CommaList = Annotated[list[str], BeforeValidator(split_commas)]
+CommaList = Annotated[tuple[str, ...], BeforeValidator(split_commas)]
 
 _RATE = re.compile(r"^\d+/(second|sec|s|minute|min|m|hour|h|day|d)$")
 

@@ -11,5 +11,5 @@ class DatabaseConfig(ConfigModel):
     url: PostgresUrl = Field(description="postgres://user:password@host:5432/name")
     conn_max_age: int = Field(default=60, ge=0, description="Seconds to keep a connection open (0 closes each request)")
     conn_health_checks: bool = True
-    apps: CommaList = Field(default_factory=list, description="App labels whose models live in this database")
+    apps: CommaList = Field(default=(), description="App labels whose models live in this database")
     options: dict[str, str] = Field(default_factory=dict, description="Extra psycopg connection options")

@@ -23,7 +23,7 @@ class PeriodicTaskConfig(ConfigModel):
     task: str = Field(pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", description="Dotted path of a @task function")
     cron: str = Field(description="5 fields (minute hour day month weekday), or 7 with seconds first and year last")
     queue: str | None = Field(default=None, description="Defaults to the task's own queue_name")
-    args: Annotated[list[Any], BeforeValidator(parse_json_text)] = Field(default_factory=list)
+    args: Annotated[tuple[Any, ...], BeforeValidator(parse_json_text)] = Field(default_factory=tuple)
     kwargs: Annotated[dict[str, Any], BeforeValidator(parse_json_text)] = Field(default_factory=dict)
 
     @field_validator("cron")
@@ -43,7 +43,7 @@ class TasksConfig(ConfigModel):
         default="immediate", description="immediate runs tasks inline; rearq queues them in Redis for the worker"
     )
     redis_url: RedisUrl = Field(default=None, description="Defaults to REDIS_URL")
-    queues: CommaList = Field(default_factory=lambda: ["default"])
+    queues: CommaList = Field(default=("default",))
     """Queue names the backend and worker use"""
     max_retries: int = Field(default=3, ge=0, le=100)
     """Retries after a failure before FAILED"""
@@ -73,7 +73,7 @@ class TasksConfig(ConfigModel):
 
     @field_validator("queues")
     @classmethod
-    def _queues_not_empty(cls, queues: list[str]) -> list[str]:
+    def _queues_not_empty(cls, queues: tuple[str, ...]) -> tuple[str, ...]:
         import re
 
         if not queues:

@@ -15,7 +15,7 @@ class NavigationItem(ConfigModel):
 
 class NavigationSection(ConfigModel):
     title: str
-    items: list[NavigationItem]
+    items: tuple[NavigationItem, ...]
     collapsible: bool = False
 
 
@@ -27,7 +27,7 @@ class UnfoldConfig(ConfigModel):
     primary_color: dict[str, str] = Field(
         default_factory=dict, description="Shades 50..950 as CSS colours; empty keeps Unfold's violet"
     )
-    navigation: list[NavigationSection] = Field(default_factory=list)
+    navigation: tuple[NavigationSection, ...] = Field(default_factory=tuple)
     """Extra sidebar sections (YAML: title, items of title/link/icon)"""
     show_all_applications: bool = True
     """Show the full application list in the sidebar"""

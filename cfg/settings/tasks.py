@@ -11,7 +11,7 @@ WORKER_HEALTH_CHECK = "apps.tasks.health.check_worker_heartbeat"
 
 def tasks_settings(config: DjangoConfig) -> dict[str, Any]:
     tasks = config.tasks
-    periodic = {name: schedule.model_dump() for name, schedule in tasks.periodic.items()}
+    periodic = {name: schedule.model_dump(mode="json") for name, schedule in tasks.periodic.items()}
     settings: dict[str, Any] = {}
     if tasks.backend == "rearq":
         default: dict[str, Any] = {

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from cfg.defaults import DEVELOPMENT_SECRET_KEY, TEST_SECRET_KEY
+from cfg.models.base import FrozenDict
 from cfg.settings.compose import GENERATORS, settings_by_concern
 from config.config import ProjectConfig
 
@@ -236,7 +237,29 @@ def test_generators_are_pure(project: Project) -> None:
     again = config.get_all_settings()
     assert again["ALLOWED_HOSTS"] == ["example.com"]
     assert "x" not in again["DATABASES"]["default"]["OPTIONS"]
-    assert config.security.allowed_hosts == ["example.com"]
+    assert config.security.allowed_hosts == ("example.com",)
+
+
+@pytest.mark.parametrize("environ", ENVIRONMENTS.values(), ids=ENVIRONMENTS.keys())
+def test_generated_settings_hold_plain_mutable_containers(project: Project, environ: dict[str, str]) -> None:
+    # The config is frozen all the way down; Django and third-party apps may still edit their settings.
+    def frozen_inside(value: Any, path: str) -> list[str]:
+        if isinstance(value, FrozenDict):
+            return [path]
+        if isinstance(value, dict):
+            return [found for key, item in value.items() for found in frozen_inside(item, f"{path}.{key}")]
+        if isinstance(value, list | tuple):
+            return [found for index, item in enumerate(value) for found in frozen_inside(item, f"{path}[{index}]")]
+        return []
+
+    nightly = {
+        "TASKS__PERIODIC__NIGHTLY__TASK": "apps.reports.tasks.build",
+        "TASKS__PERIODIC__NIGHTLY__CRON": "0 3 * * *",
+        "TASKS__PERIODIC__NIGHTLY__KWARGS": '{"options": {"formats": ["pdf"]}}',
+    }
+    settings = project.load({**environ, **nightly}).get_all_settings()
+    assert frozen_inside(settings, "settings") == []
+    assert settings["TASKS_PERIODIC"]["nightly"]["kwargs"] == {"options": {"formats": ["pdf"]}}
 
 
 def test_the_running_test_suite_uses_the_test_settings() -> None:

@@ -78,11 +78,11 @@ def test_nested_keys_use_double_underscores(project: Project) -> None:
         }
     )
     assert config.email.host == "smtp.example.com"
-    assert config.security.allowed_hosts == ["a.example.com", "b.example.com"]
-    assert config.security.csrf_trusted_origins == ["https://a.example.com", "https://b.example.com"]
+    assert config.security.allowed_hosts == ("a.example.com", "b.example.com")
+    assert config.security.csrf_trusted_origins == ("https://a.example.com", "https://b.example.com")
     analytics = config.databases["analytics"]
     assert analytics.url == "postgres://reader:pw@analytics.internal:5432/analytics"
-    assert analytics.apps == ["leads", "support"]
+    assert analytics.apps == ("leads", "support")
     assert analytics.conn_max_age == 0
 
 
@@ -142,6 +142,29 @@ def test_the_config_is_immutable(project: Project) -> None:
     with pytest.raises(ValidationError, match="frozen"):
         config.security.allowed_hosts = ["*"]
     assert config.debug is False and config.email.port == 25
+
+
+def test_lists_and_mappings_inside_the_config_are_immutable_too(project: Project) -> None:
+    project.yaml(
+        "test",
+        "tasks:\n  periodic:\n    nightly:\n      task: apps.reports.tasks.build\n      cron: '0 3 * * *'\n"
+        "      kwargs: {formats: [pdf]}\n",
+    )
+    config = project.load({"DJANGO_ENV": "test", "DATABASES__ANALYTICS__URL": "postgres://u@h:5432/a"})
+    with pytest.raises(AttributeError):
+        config.security.allowed_hosts.append("*")  # type: ignore[attr-defined]
+    refused = [
+        lambda: config.security.csp.__setitem__("script-src", ("*",)),
+        lambda: config.security.csp.update({"script-src": ("*",)}),
+        lambda: config.databases.pop("analytics"),
+        lambda: config.tasks.periodic["nightly"].kwargs.clear(),
+    ]
+    for change in refused:
+        with pytest.raises(TypeError, match="the configuration is immutable"):
+            change()
+    assert isinstance(config.tasks.periodic["nightly"].kwargs["formats"], tuple)
+    # A later config starts from the same pristine defaults.
+    assert project.load({"DJANGO_ENV": "test"}).security.csp == config.security.csp
 
 
 def test_a_bad_value_below_is_harmless_when_a_higher_source_overrides_it(project: Project) -> None:

@@ -27,7 +27,7 @@ def test_a_valid_production_environment_loads(project: Project) -> None:
     config = project.load(PRODUCTION)
     assert config.env is Environment.PRODUCTION and config.is_production
     assert config.debug is False
-    assert config.security.allowed_hosts == ["example.com"]
+    assert config.security.allowed_hosts == ("example.com",)
     assert config.security.ssl_redirect and config.security.secure_cookies
     assert config.security.hsts_seconds >= 31_536_000
 

@@ -144,7 +144,7 @@ def test_production_services_load_a_valid_production_config(config_dir):
         config = load(service["environment"], config_dir)
         assert config.is_production, name
         assert config.secret_key.get_secret_value() == PRODUCTION_ENV["SECRET_KEY"]
-        assert config.security.allowed_hosts == ["example.com"]
+        assert config.security.allowed_hosts == ("example.com",)
 
 
 def test_production_secrets_come_from_the_environment_and_are_required(config_dir):
