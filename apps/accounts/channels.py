@@ -4,6 +4,7 @@ the outcome, and a queued task would store the code in its arguments."""
 from __future__ import annotations
 
 import smtplib
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -37,33 +38,81 @@ def available_channels() -> list[str]:
     return [channel for channel in Channel.values if channel_configured(channel)]
 
 
-def code_text(code: str, minutes: int, purpose: str = OtpPurpose.SIGN_IN, chat_id: str = "") -> str:
-    project = settings.PROJECT_NAME
-    if purpose == OtpPurpose.TELEGRAM_CHAT:
-        return (
-            f"{code} is your code to link this Telegram chat to your {project} account. "
-            f"It expires in {minutes} minutes. Never share it."
-        )
-    if purpose == OtpPurpose.TELEGRAM_OWNER:
-        return (
-            f"{code} confirms linking Telegram chat {chat_id} to your {project} account for sign-in. "
-            f"It expires in {minutes} minutes. If you did not ask for this, do not share it: "
-            "someone may be using your account."
-        )
-    return f"{code} is your {project} sign-in code. It expires in {minutes} minutes. Never share it."
+@dataclass(frozen=True)
+class CodeMessage:
+    """How a code of one purpose is worded: `subject` ("Your <project> <subject> code"), the email `template`
+    and the `text` for the other channels (formatted with code, minutes, project and target, the chat, address
+    or number being linked)."""
+
+    subject: str
+    template: str
+    text: str
+
+
+NOT_YOU = "If you did not ask for this, do not share it: someone may be using your account."
+CODE_MESSAGES = {
+    OtpPurpose.SIGN_IN: CodeMessage(
+        "sign-in",
+        "otp_code",
+        "{code} is your {project} sign-in code. It expires in {minutes} minutes. Never share it.",
+    ),
+    OtpPurpose.TELEGRAM_CHAT: CodeMessage(
+        "Telegram link",
+        "telegram_link_code",
+        "{code} is your code to link this Telegram chat to your {project} account. "
+        "It expires in {minutes} minutes. Never share it.",
+    ),
+    OtpPurpose.TELEGRAM_OWNER: CodeMessage(
+        "Telegram link",
+        "telegram_link_code",
+        "{code} confirms linking Telegram chat {target} to your {project} account for sign-in. "
+        f"It expires in {{minutes}} minutes. {NOT_YOU}",
+    ),
+    OtpPurpose.EMAIL_NEW: CodeMessage(
+        "email change",
+        "email_change_code",
+        "{code} confirms {target} as the new email address of your {project} account. "
+        "It expires in {minutes} minutes. Never share it.",
+    ),
+    OtpPurpose.EMAIL_OWNER: CodeMessage(
+        "email change",
+        "email_change_code",
+        "{code} confirms changing the email address of your {project} account to {target}. "
+        f"It expires in {{minutes}} minutes. {NOT_YOU}",
+    ),
+    OtpPurpose.PHONE_NEW: CodeMessage(
+        "phone change",
+        "phone_change_code",
+        "{code} confirms this number as the new phone number of your {project} account. "
+        "It expires in {minutes} minutes. Never share it.",
+    ),
+    OtpPurpose.PHONE_OWNER: CodeMessage(
+        "phone change",
+        "phone_change_code",
+        "{code} confirms changing the phone number of your {project} account to {target}. "
+        f"It expires in {{minutes}} minutes. {NOT_YOU}",
+    ),
+}
+# The codes that go to the new chat, address or number (the others go to the account's existing channel).
+NEW_PURPOSES = (OtpPurpose.TELEGRAM_CHAT, OtpPurpose.EMAIL_NEW, OtpPurpose.PHONE_NEW)
+
+
+def code_text(code: str, minutes: int, purpose: str = OtpPurpose.SIGN_IN, target: str = "") -> str:
+    text = CODE_MESSAGES[OtpPurpose(purpose)].text
+    return text.format(code=code, minutes=minutes, project=settings.PROJECT_NAME, target=target)
 
 
 def deliver_code(
-    channel: str, destination: str, code: str, minutes: int, *, purpose: str = OtpPurpose.SIGN_IN, chat_id: str = ""
+    channel: str, destination: str, code: str, minutes: int, *, purpose: str = OtpPurpose.SIGN_IN, target: str = ""
 ) -> None:
-    signing_in = purpose == OtpPurpose.SIGN_IN
+    message = CODE_MESSAGES[OtpPurpose(purpose)]
     deliver(
         channel,
         destination,
-        subject=f"Your {settings.PROJECT_NAME} {'sign-in' if signing_in else 'Telegram link'} code",
-        text=code_text(code, minutes, purpose, chat_id),
-        template="otp_code" if signing_in else "telegram_link_code",
-        context={"code": code, "minutes": minutes, "chat_id": chat_id},
+        subject=f"Your {settings.PROJECT_NAME} {message.subject} code",
+        text=code_text(code, minutes, purpose, target),
+        template=message.template,
+        context={"code": code, "minutes": minutes, "target": target, "to_new": purpose in NEW_PURPOSES},
     )
 
 

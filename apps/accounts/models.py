@@ -110,6 +110,11 @@ class OtpPurpose(models.TextChoices):
     # sent to the account's existing channel (the owner agrees, not just someone holding an access token).
     TELEGRAM_CHAT = "telegram_chat", "Telegram link: new chat"
     TELEGRAM_OWNER = "telegram_owner", "Telegram link: account owner"
+    # Changing the email address or phone number works the same way (apps.accounts.contact_change).
+    EMAIL_NEW = "email_new", "Email change: new address"
+    EMAIL_OWNER = "email_owner", "Email change: account owner"
+    PHONE_NEW = "phone_new", "Phone change: new number"
+    PHONE_OWNER = "phone_owner", "Phone change: account owner"
 
 
 class OtpRequest(models.Model):
@@ -117,7 +122,8 @@ class OtpRequest(models.Model):
 
     identifier = models.CharField(
         max_length=254,
-        help_text="Normalised email address or E.164 phone number; for a new Telegram chat, its chat id.",
+        help_text="Normalised email address or E.164 phone number (for a change, the new one); for a new Telegram "
+        "chat, its chat id.",
     )
     purpose = models.CharField(max_length=16, choices=OtpPurpose, default=OtpPurpose.SIGN_IN)
     channel = models.CharField(max_length=16, choices=Channel)
@@ -156,6 +162,12 @@ class Activity(models.TextChoices):
     TELEGRAM_LINKED = "telegram_linked", "Telegram chat linked"
     TELEGRAM_LINK_FAILED = "telegram_link_failed", "Telegram link failed"
     TELEGRAM_UNLINKED = "telegram_unlinked", "Telegram chat unlinked"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested", "Email change requested"
+    EMAIL_CHANGED = "email_changed", "Email address changed"
+    EMAIL_CHANGE_FAILED = "email_change_failed", "Email change failed"
+    PHONE_CHANGE_REQUESTED = "phone_change_requested", "Phone change requested"
+    PHONE_CHANGED = "phone_changed", "Phone number changed"
+    PHONE_CHANGE_FAILED = "phone_change_failed", "Phone change failed"
 
 
 class ActivityLog(models.Model):

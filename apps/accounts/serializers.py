@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from apps.accounts.avatars import AvatarRejected, clean_avatar
 from apps.accounts.codes import CODE_DIGITS
-from apps.accounts.identifiers import Identifier, parse_identifier
+from apps.accounts.identifiers import EMAIL_HELP, Identifier, parse_identifier
 from apps.accounts.models import ActivityLog, Channel, User
 from apps.accounts.services import PROFILE_FIELDS
 
@@ -26,6 +26,30 @@ class IdentifierField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str:
         return value.value if isinstance(value, Identifier) else str(value)
+
+
+class ContactField(IdentifierField):
+    """An identifier of one kind, canonical as for sign-in: the new email address or phone number of a change."""
+
+    HELP = {
+        "email": "Enter an email address, e.g. ada@example.com.",
+        "phone": "Enter a phone number in international form, e.g. +15551234567.",
+    }
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def run_validation(self, data: Any = serializers.empty) -> Identifier:
+        text = serializers.CharField.run_validation(self, data)
+        try:
+            identifier = parse_identifier(text)
+        except ValueError as error:
+            message = str(error) if str(error) == EMAIL_HELP else self.HELP[self.kind]
+            raise serializers.ValidationError(message) from None
+        if identifier.kind != self.kind:
+            raise serializers.ValidationError(self.HELP[self.kind])
+        return identifier
 
 
 class OtpRequestSerializer(serializers.Serializer):
@@ -84,6 +108,12 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+CONTACT_FIXED = {
+    "email": "Change the email address with POST /api/accounts/me/email/ (codes go to the new address and to your "
+    "account's existing channel).",
+    "phone": "Change the phone number with POST /api/accounts/me/phone/ (codes go to the new number and to your "
+    "account's existing channel).",
+}
 TELEGRAM_CHAT_FIXED = (
     "telegram_chat_id cannot be changed here: it is a sign-in channel. Link a chat with POST "
     "/api/accounts/me/telegram/ (codes go to the chat and to your email or phone), unlink it with DELETE "
@@ -101,10 +131,11 @@ class ProfileUpdateSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"detail": TELEGRAM_CHAT_FIXED})
         others = sorted(set(self.initial_data) - set(PROFILE_FIELDS))
         if others:
+            pointers = "".join(f" {CONTACT_FIXED[name]}" for name in others if name in CONTACT_FIXED)
             raise serializers.ValidationError(
                 {
                     "detail": f"These fields cannot be changed here: {', '.join(others)}. "
-                    f"Changeable: {', '.join(PROFILE_FIELDS)}."
+                    f"Changeable: {', '.join(PROFILE_FIELDS)}.{pointers}"
                 }
             )
         return attrs
@@ -118,7 +149,9 @@ class TelegramLinkSerializer(serializers.Serializer):
     )
 
 
-class TelegramLinkStartedSerializer(serializers.Serializer):
+class ChangeStartedSerializer(serializers.Serializer):
+    """The answer to starting a Telegram link or an email or phone change: two codes are on their way."""
+
     detail = serializers.CharField()
     # A plain string: a second ChoiceField over Channel would give the schema two enum names for one set.
     account_channel = serializers.CharField(
@@ -130,6 +163,29 @@ class TelegramLinkStartedSerializer(serializers.Serializer):
 class TelegramLinkConfirmSerializer(serializers.Serializer):
     telegram_code = code_field("the new Telegram chat")
     account_code = code_field("the account's existing channel (email, else phone, else the chat linked now)")
+
+
+class EmailChangeSerializer(serializers.Serializer):
+    email = ContactField("email", max_length=254, help_text="The new email address")
+
+
+class PhoneChangeSerializer(serializers.Serializer):
+    phone = ContactField("phone", max_length=32, help_text="The new phone number in international form")
+    # A plain string for the same reason as account_channel above: one enum name per set of choices.
+    channel = serializers.CharField(
+        required=False,
+        help_text="sms or whatsapp: how the new number gets its code (default: the first configured of the two)",
+    )
+
+    def validate_channel(self, value: str) -> str:
+        if value not in (Channel.SMS, Channel.WHATSAPP):
+            raise serializers.ValidationError("Choose sms or whatsapp.")
+        return value
+
+
+class ChangeConfirmSerializer(serializers.Serializer):
+    new_code = code_field("the new email address or phone number")
+    account_code = code_field("the account's existing channel (email, else phone, else the linked Telegram chat)")
 
 
 class AvatarUploadSerializer(serializers.Serializer):

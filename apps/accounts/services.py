@@ -107,12 +107,13 @@ def issue_code(
     purpose: str,
     user: User | None,
     client: Client,
-    chat_id: str = "",
+    target: str = "",
 ) -> OtpRequest:
     """Create and deliver one code. Raises DeliveryFailed (the code is marked failed; earlier codes stay valid).
 
-    Once delivered, it replaces the earlier codes of the same purpose: of the identifier for sign-in, of the user
-    for a Telegram link."""
+    `target` is the chat, address or number a change code is about (named in the message). Once delivered, the
+    code replaces the earlier codes of the same purpose: of the identifier for sign-in, of the user for a change
+    (apps.accounts.contact_change)."""
     minutes = _conf("OTP_EXPIRY_MINUTES")
     code, salt = new_code(), new_salt()
     otp = OtpRequest.objects.create(
@@ -127,7 +128,7 @@ def issue_code(
         user_agent=client.user_agent,
     )
     try:
-        deliver_code(channel, destination, code, minutes, purpose=purpose, chat_id=chat_id)
+        deliver_code(channel, destination, code, minutes, purpose=purpose, target=target)
     except DeliveryFailed as error:
         OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.FAILED, error=error.reason)
         logger.warning("%s code %s over %s not delivered: %s", purpose, otp.pk, channel, error.reason)

@@ -67,3 +67,11 @@ class TelegramLinkThrottle(UserThrottle):
 
 class TelegramConfirmThrottle(UserThrottle):
     scope = "telegram_confirm"
+
+
+class ContactChangeThrottle(UserThrottle):
+    scope = "contact_change"
+
+
+class ContactConfirmThrottle(UserThrottle):
+    scope = "contact_confirm"

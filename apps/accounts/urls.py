@@ -13,5 +13,9 @@ urlpatterns = [
     path("accounts/me/avatar/", views.AvatarView.as_view(), name="me-avatar"),
     path("accounts/me/telegram/", views.TelegramLinkView.as_view(), name="me-telegram"),
     path("accounts/me/telegram/confirm/", views.TelegramLinkConfirmView.as_view(), name="me-telegram-confirm"),
+    path("accounts/me/email/", views.EmailChangeView.as_view(), name="me-email"),
+    path("accounts/me/email/confirm/", views.EmailChangeConfirmView.as_view(), name="me-email-confirm"),
+    path("accounts/me/phone/", views.PhoneChangeView.as_view(), name="me-phone"),
+    path("accounts/me/phone/confirm/", views.PhoneChangeConfirmView.as_view(), name="me-phone-confirm"),
     path("accounts/me/activity/", views.ActivityListView.as_view(), name="me-activity"),
 ]

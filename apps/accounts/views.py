@@ -18,26 +18,31 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.accounts import services, telegram_link
+from apps.accounts import contact_change, services, telegram_link
 from apps.accounts.channels import DeliveryFailed
 from apps.accounts.identifiers import client_ip, user_agent
 from apps.accounts.models import ActivityLog
 from apps.accounts.serializers import (
     ActivitySerializer,
     AvatarUploadSerializer,
+    ChangeConfirmSerializer,
+    ChangeStartedSerializer,
     DetailSerializer,
+    EmailChangeSerializer,
     OtpRequestSerializer,
     OtpVerifySerializer,
+    PhoneChangeSerializer,
     ProfileUpdateSerializer,
     RefreshSerializer,
     SignInSerializer,
     TelegramLinkConfirmSerializer,
     TelegramLinkSerializer,
-    TelegramLinkStartedSerializer,
     TokenPairSerializer,
     UserSerializer,
 )
 from apps.accounts.throttles import (
+    ContactChangeThrottle,
+    ContactConfirmThrottle,
     OtpIdentifierThrottle,
     OtpIpThrottle,
     TelegramConfirmThrottle,
@@ -270,7 +275,7 @@ class TelegramLinkView(APIView):
         "else the chat linked now). Nothing changes until both are confirmed at /api/accounts/me/telegram/confirm/.",
         request=TelegramLinkSerializer,
         responses={
-            200: TelegramLinkStartedSerializer,
+            200: ChangeStartedSerializer,
             400: OpenApiResponse(DetailSerializer, description="Bad chat id, chat already linked, Telegram off"),
             401: OpenApiResponse(DetailSerializer, description="Not signed in"),
             429: OpenApiResponse(DetailSerializer, description="Too many link requests"),
@@ -283,7 +288,7 @@ class TelegramLinkView(APIView):
         chat_id = serializer.validated_data["chat_id"]
         try:
             channel = telegram_link.link_start(request.user, chat_id, client=client_of(request))
-        except telegram_link.LinkRefused as problem:
+        except contact_change.ChangeRefused as problem:
             raise ValidationError(error(str(problem))) from None
         except DeliveryFailed:
             raise ProviderUnavailable(
@@ -317,7 +322,7 @@ class TelegramLinkView(APIView):
     def delete(self, request: Request) -> Response:
         try:
             user = telegram_link.unlink(request.user, client=client_of(request))
-        except telegram_link.LinkRefused as problem:
+        except contact_change.ChangeRefused as problem:
             raise ValidationError(error(str(problem))) from None
         except DeliveryFailed:
             raise ProviderUnavailable(
@@ -347,6 +352,131 @@ class TelegramLinkConfirmView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             user = telegram_link.link_confirm(request.user, client=client_of(request), **serializer.validated_data)
-        except telegram_link.WrongLinkCodes as problem:
+        except contact_change.WrongCodes as problem:
             raise ValidationError(error(str(problem))) from None
         return Response(UserSerializer(user, context={"request": request}).data)
+
+
+class ContactChangeView(APIView):
+    """Starting an email or phone change: the subclasses name the flow and document the body."""
+
+    permission_classes = (IsAuthenticated,)
+    throttle_classes = (OtpIpThrottle, ContactChangeThrottle)
+    flow: contact_change.Flow
+    serializer_class: type[EmailChangeSerializer | PhoneChangeSerializer]
+
+    def start(self, request: Request) -> Response:
+        serializer = self.serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        identifier = serializer.validated_data[self.flow.field]
+        flow = self.flow
+        try:
+            channel = contact_change.change_start(
+                flow, request.user, identifier, serializer.validated_data.get("channel"), client=client_of(request)
+            )
+        except contact_change.ChangeRefused as problem:
+            raise ValidationError(error(str(problem))) from None
+        except DeliveryFailed:
+            raise ProviderUnavailable(
+                f"A code could not be sent (to the new {flow.noun} or to your account); nothing is pending. "
+                "Try again later."
+            ) from None
+        minutes = settings.ACCOUNTS["OTP_EXPIRY_MINUTES"]
+        return Response(
+            {
+                "detail": f"Codes sent to {identifier.value} and to your {channel}. Confirm both within "
+                f"{minutes} minutes at {flow.path}confirm/.",
+                "account_channel": channel,
+                "expires_in_minutes": minutes,
+            }
+        )
+
+
+class ContactChangeConfirmView(APIView):
+    permission_classes = (IsAuthenticated,)
+    throttle_classes = (VerifyIpThrottle, ContactConfirmThrottle)
+    flow: contact_change.Flow
+
+    def confirm(self, request: Request) -> Response:
+        serializer = ChangeConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = contact_change.change_confirm(
+                self.flow, request.user, client=client_of(request), **serializer.validated_data
+            )
+        except (contact_change.ChangeRefused, contact_change.WrongCodes) as problem:
+            raise ValidationError(error(str(problem))) from None
+        return Response(UserSerializer(user, context={"request": request}).data)
+
+
+def change_start_schema(noun: str, request: type[EmailChangeSerializer | PhoneChangeSerializer]) -> Any:
+    return extend_schema(
+        tags=["accounts"],
+        summary=f"Start changing the {noun}",
+        description=f"Sends one code to the new {noun} and one to the account's existing channel (email, else "
+        "phone, else the linked Telegram chat). Nothing changes until both are confirmed at the confirm/ endpoint "
+        "below this one.",
+        request=request,
+        responses={
+            200: ChangeStartedSerializer,
+            400: OpenApiResponse(
+                DetailSerializer,
+                description=f"Bad {noun}, the current one, used by another account, or its channel not configured",
+            ),
+            401: OpenApiResponse(DetailSerializer, description="Not signed in"),
+            429: OpenApiResponse(DetailSerializer, description="Too many change requests"),
+            503: OpenApiResponse(DetailSerializer, description="A provider failed; no change is pending"),
+        },
+    )
+
+
+def change_confirm_schema(noun: str) -> Any:
+    return extend_schema(
+        tags=["accounts"],
+        summary=f"Confirm a {noun} change with both codes",
+        description=f"Then the old {noun} is told, and sign-in codes sent to it stop working.",
+        request=ChangeConfirmSerializer,
+        responses={
+            200: UserSerializer,
+            400: OpenApiResponse(
+                DetailSerializer,
+                description=f"A code is wrong, expired or used; no change pending; the {noun} was taken meanwhile",
+            ),
+            401: OpenApiResponse(DetailSerializer, description="Not signed in"),
+            429: OpenApiResponse(DetailSerializer, description="Too many attempts"),
+        },
+    )
+
+
+class EmailChangeView(ContactChangeView):
+    flow = contact_change.EMAIL
+    serializer_class = EmailChangeSerializer
+
+    @change_start_schema("email address", EmailChangeSerializer)
+    def post(self, request: Request) -> Response:
+        return self.start(request)
+
+
+class EmailChangeConfirmView(ContactChangeConfirmView):
+    flow = contact_change.EMAIL
+
+    @change_confirm_schema("email address")
+    def post(self, request: Request) -> Response:
+        return self.confirm(request)
+
+
+class PhoneChangeView(ContactChangeView):
+    flow = contact_change.PHONE
+    serializer_class = PhoneChangeSerializer
+
+    @change_start_schema("phone number", PhoneChangeSerializer)
+    def post(self, request: Request) -> Response:
+        return self.start(request)
+
+
+class PhoneChangeConfirmView(ContactChangeConfirmView):
+    flow = contact_change.PHONE
+
+    @change_confirm_schema("phone number")
+    def post(self, request: Request) -> Response:
+        return self.confirm(request)

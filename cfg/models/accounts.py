@@ -28,6 +28,12 @@ class AccountsConfig(ConfigModel):
         default="5/hour", description="Telegram link and unlink requests per user (each sends messages)"
     )
     throttle_telegram_confirm: Rate = Field(default="10/hour", description="Telegram link confirmations per user")
+    throttle_contact_change: Rate = Field(
+        default="5/hour", description="Email and phone change requests per user (each sends messages)"
+    )
+    throttle_contact_confirm: Rate = Field(
+        default="10/hour", description="Email and phone change confirmations per user"
+    )
     trusted_proxy_hops: int = Field(
         default=0, ge=0, le=5, description="Proxies in front whose X-Forwarded-For entries are trusted; 0 trusts none"
     )

@@ -21,6 +21,8 @@ def accounts_settings(config: DjangoConfig) -> dict[str, Any]:
                 "verify_ip": accounts.throttle_verify_ip,
                 "telegram_link": accounts.throttle_telegram_link,
                 "telegram_confirm": accounts.throttle_telegram_confirm,
+                "contact_change": accounts.throttle_contact_change,
+                "contact_confirm": accounts.throttle_contact_confirm,
             },
             "TRUSTED_PROXY_HOPS": accounts.trusted_proxy_hops,
             "LAST_ACTIVITY_INTERVAL_SECONDS": accounts.last_activity_interval_seconds,
