@@ -10,7 +10,7 @@ PORT ?= 8000
 .PHONY: run test lint typecheck install install-dev migrate superuser benchmark check clean-data docs rename stack-test
 
 $(PY):
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python 3.12+ is needed (3.13 recommended); install it or set PYTHON=/path/to/python3.13")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else f"Python 3.13 is needed ({sys.executable} is {sys.version.split()[0]}); install it (pyenv install 3.13, or your package manager) or set PYTHON=/path/to/python3.13")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 

@@ -28,7 +28,7 @@ def _masked(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_masked(item) for item in value]
     if isinstance(value, str) and "://" in value and "@" in value:
-        return _mask_url_password(value)
+        return mask_url_password(value)
     if hasattr(value, "value") and not isinstance(value, (int, float, str)):
         return value.value
     if not isinstance(value, (int, float, str, bool, type(None))):
@@ -36,7 +36,7 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def _mask_url_password(url: str) -> str:
+def mask_url_password(url: str) -> str:
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     user, colon, _password = credentials.partition(":")

@@ -85,6 +85,22 @@ def test_check_settings_looks_up_and_diffs(capsys):
     assert "INSTALLED_APPS" in differing and "USE_TZ" not in differing
 
 
+def test_check_settings_masks_secrets_at_any_depth_and_in_urls(capsys, settings):
+    settings.REDIS_URL = "redis://:hunter2hunter2@cache.internal:6379/0"
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": "jwt-signing-secret"}
+    settings.TASKS = {"default": {"BACKEND": "x", "OPTIONS": {"redis_url": "rediss://app:pw-in-url@q.internal/1"}}}
+    call_command("check_settings", "REDIS_URL", "SIMPLE_JWT", "TASKS", "AUTH_PASSWORD_VALIDATORS", json=True)
+    output = capsys.readouterr().out
+    for secret in ("hunter2hunter2", "jwt-signing-secret", "pw-in-url"):
+        assert secret not in output
+    shown = json.loads(output)
+    assert shown["REDIS_URL"] == "redis://:********@cache.internal:6379/0"
+    assert shown["TASKS"]["default"]["OPTIONS"]["redis_url"] == "rediss://app:********@q.internal/1"
+    assert shown["SIMPLE_JWT"]["SIGNING_KEY"] == "********"
+    assert shown["SIMPLE_JWT"]["ACCESS_TOKEN_LIFETIME"] != "********"  # a lifetime is not a secret
+    assert shown["AUTH_PASSWORD_VALIDATORS"][0]["NAME"].startswith("django.contrib.auth")
+
+
 def test_check_settings_unknown_name_exits_1(capsys):
     with pytest.raises(SystemExit):
         call_command("check_settings", "NOT_A_SETTING")

@@ -37,7 +37,8 @@ def renamed_copy(tmp_path_factory) -> tuple[Path, dict[str, str], subprocess.Com
 
 def test_slugify():
     assert slugify("Acme Rocket 2") == "acme_rocket_2"
-    assert slugify("  Über-Shop!  ") == "ber_shop"
+    assert slugify("  Über-Shop!  ") == "uber_shop"
+    assert slugify("Café Crème") == "cafe_creme"
 
 
 @pytest.mark.parametrize(
@@ -49,6 +50,9 @@ def test_slugify():
         (['Acme "Rocket"'], "contains quotes"),
         (["Postgres"], "PostgreSQL system database name"),
         (["x" * 81], "use at most 80"),
+        # A slug that already stands for something else (a compose service) would be rewritten by a later rename.
+        (["Web"], r"The slug 'web' already means something else in compose.yaml \(line \d+: .*--slug web_app"),
+        (["Acme", "--slug", "redis"], "'redis' already means something else in compose.yaml"),
     ],
 )
 def test_an_invalid_name_is_refused_with_a_clear_message(args, message):

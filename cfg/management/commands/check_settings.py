@@ -7,18 +7,23 @@ from typing import Any
 from django.conf import global_settings, settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from cfg.introspection import MASK, mask_url_password
 from cfg.management.base import plain
 
-MASK = "********"
-SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "API_KEY")
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "API_KEY", "SIGNING_KEY", "PRIVATE_KEY")
 
 
 def _masked(name: str, value: Any) -> Any:
-    """Hide secrets: keys whose name says secret, password or token, at any depth."""
-    if any(word in name.upper() for word in SECRET_WORDS):
-        return MASK if value else value
+    """Hide secrets at any depth: text under a key that says secret, password, token or key, and the password
+    inside any URL (a Redis or database URL may carry one)."""
     if isinstance(value, dict):
         return {key: _masked(str(key), item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_masked("", item) for item in value)
+    if isinstance(value, str | bytes) and any(word in name.upper() for word in SECRET_WORDS):
+        return MASK if value else value
+    if isinstance(value, str) and "://" in value and "@" in value:
+        return mask_url_password(value)
     return value
 
 

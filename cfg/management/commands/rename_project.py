@@ -8,6 +8,7 @@ pyproject.toml, and the examples that show them. Running it again with the same 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,9 @@ SLUG_FIELD = re.compile(r'^(\s*project_slug: str = )"([^"\\\n]*)"', re.MULTILINE
 
 
 def slugify(name: str) -> str:
-    """'Acme Rocket 2' -> 'acme_rocket_2'."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    """'Acme Rocket 2' -> 'acme_rocket_2'; accented letters keep their base letter ('Über' -> 'uber')."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
 
 
 def validate(name: str, slug: str) -> None:
@@ -106,6 +108,17 @@ def renamed(path: str, text: str, old: Identity, new: Identity) -> str:
     return _slug_word(old.slug).sub(new.slug, text)
 
 
+def refuse_slug_in_use(path: str, text: str, slug: str) -> None:
+    """The slug is replaced wherever it stands as a word, so it must not already mean something else there (a
+    compose service such as `web`, a path such as /app): a later rename would rewrite those places too."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _slug_word(slug).search(line):
+            raise CommandError(
+                f"The slug {slug!r} already means something else in {path} (line {number}: {line.strip()!r}), and a "
+                f"later rename would rewrite it there too. Choose another slug, e.g. --slug {slug}_app."
+            )
+
+
 class Command(BaseCommand):
     help = "Rename the project: its name and slug in config, compose, pyproject and the README, in one step."
     requires_system_checks: list[str] = []
@@ -131,6 +144,8 @@ class Command(BaseCommand):
             if not path.is_file():
                 continue
             text = path.read_text()
+            if relative in SLUG_FILES and new.slug != old.slug:
+                refuse_slug_in_use(relative, text, new.slug)
             updated = renamed(relative, text, old, new)
             if updated != text:
                 changes[path] = updated
