@@ -6,15 +6,42 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
+from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from apps.accounts.identifiers import client_ip, parse_identifier
+from cfg.settings.cache import THROTTLE_CACHE
+
+
+class ThrottleUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "Sign-in is briefly unavailable: the store that limits attempts (Redis) cannot be reached. Try again shortly."
+    )
+    default_code = "throttle_unavailable"
 
 
 class AccountsThrottle(SimpleRateThrottle):
+    """Counts in the throttle cache and fails closed: when it cannot count, the request is refused with a 503
+    (failing open would allow unlimited code requests and guesses while Redis is down)."""
+
+    @property  # type: ignore[override]
+    def cache(self) -> BaseCache:
+        return caches[THROTTLE_CACHE]
+
     def get_rate(self) -> str | None:
         return settings.ACCOUNTS["THROTTLE_RATES"][self.scope]
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except (ConnectionInterrupted, RedisError) as error:
+            raise ThrottleUnavailable() from error
 
 
 class IdentifierThrottle(AccountsThrottle):

@@ -4,12 +4,17 @@ from typing import Any
 
 from cfg.models.core import DjangoConfig
 
+# The sign-in throttles count here. Unlike the default cache it does not hide Redis errors: a throttle that cannot
+# count would let everything through, so apps.accounts answers 503 instead.
+THROTTLE_CACHE = "throttle"
+
 
 def cache_settings(config: DjangoConfig) -> dict[str, Any]:
     backend = config.cache.backend
     if backend == "auto":
         backend = "redis" if config.redis_url else "locmem"
-    common = {"TIMEOUT": config.cache.default_timeout, "KEY_PREFIX": config.cache.key_prefix or config.project_slug}
+    prefix = config.cache.key_prefix or config.project_slug
+    common = {"TIMEOUT": config.cache.default_timeout, "KEY_PREFIX": prefix}
     if backend == "redis":
         default = {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -26,4 +31,18 @@ def cache_settings(config: DjangoConfig) -> dict[str, Any]:
             "LOCATION": config.project_slug,
             **common,
         }
-    return {"CACHES": {"default": default}, "REDIS_URL": config.redis_url}
+    if config.redis_url:
+        throttle = {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": config.redis_url,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            "KEY_PREFIX": f"{prefix}:throttle",
+        }
+    else:
+        # Without Redis each process counts on its own (documented in docs/deploy.md); never the dummy cache.
+        throttle = {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"{config.project_slug}-throttle",
+            "KEY_PREFIX": f"{prefix}:throttle",
+        }
+    return {"CACHES": {"default": default, THROTTLE_CACHE: throttle}, "REDIS_URL": config.redis_url}

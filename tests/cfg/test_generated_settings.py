@@ -148,6 +148,16 @@ def test_redis_url_switches_the_cache_in_any_environment(project: Project) -> No
     assert forced["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
 
 
+def test_the_throttle_cache_does_not_hide_redis_errors_and_is_never_dummy(project: Project) -> None:
+    with_redis = settings_for(project, {"DJANGO_ENV": "development", "REDIS_URL": REDIS})["CACHES"]
+    assert with_redis["default"]["OPTIONS"]["IGNORE_EXCEPTIONS"] is True
+    assert with_redis["throttle"]["LOCATION"] == REDIS
+    assert "IGNORE_EXCEPTIONS" not in with_redis["throttle"]["OPTIONS"]
+    dummy = settings_for(project, {"DJANGO_ENV": "development", "CACHE__BACKEND": "dummy"})["CACHES"]
+    assert dummy["default"]["BACKEND"] == "django.core.cache.backends.dummy.DummyCache"
+    assert dummy["throttle"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
 def test_installed_apps_order(project: Project) -> None:
     apps = settings_for(project, {"DJANGO_ENV": "test"})["INSTALLED_APPS"]
     assert len(apps) == len(set(apps))
