@@ -14,15 +14,15 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-$(VENV)/.prod-installed: $(PY) requirements/base.txt requirements/prod.txt requirements/constraints.txt
-	$(PIP) install -r requirements/prod.txt -c requirements/constraints.txt
+$(VENV)/.local-installed: $(PY) requirements/base.txt requirements/prod.txt requirements/local.txt requirements/constraints.txt
+	$(PIP) install -r requirements/local.txt -c requirements/constraints.txt
 	@touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.prod-installed requirements/dev.txt
+$(VENV)/.dev-installed: $(VENV)/.local-installed requirements/dev.txt
 	$(PIP) install -r requirements/dev.txt -c requirements/constraints.txt
 	@touch $@
 
-install: $(VENV)/.prod-installed
+install: $(VENV)/.local-installed
 install-dev: $(VENV)/.dev-installed
 
 migrate: install

