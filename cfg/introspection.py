@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, SecretStr
 
@@ -43,9 +43,17 @@ def mask_url_password(url: str) -> str:
     return f"{scheme}://{user}{':' + MASK if colon else ''}{at}{host}"
 
 
-def env_var_reference(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
-    """(ENV_VAR, default, description) for every field, nested models flattened with `__`."""
-    rows: list[tuple[str, str, str]] = []
+class EnvVar(NamedTuple):
+    name: str
+    default: str
+    per_environment: str
+    description: str
+
+
+def env_var_reference(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[EnvVar]:
+    """Every field as an environment variable, nested models flattened with `__`: its field default, the smart
+    defaults that replace it per environment, and its description."""
+    rows: list[EnvVar] = []
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
@@ -55,8 +63,53 @@ def env_var_reference(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> l
             rows.extend(env_var_reference(annotation, path))
             continue
         default = field.get_default(call_default_factory=True)
-        rows.append((env_var_name(path), _default_text(default), _description(model, name)))
+        rows.append(
+            EnvVar(env_var_name(path), _default_text(default), _per_environment(path), _description(model, name))
+        )
     return rows
+
+
+def mapping_defaults(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields whose default is a non-empty mapping (too big for a table cell), nested as in YAML."""
+    found: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if inner := mapping_defaults(annotation, (*prefix, name)):
+                found[name] = inner
+            continue
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, dict) and default:
+            found[name] = _plain(default)
+    return found
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _per_environment(path: tuple[str, ...]) -> str:
+    """'development: `true` · test, staging, production: `false`' for the environments whose smart defaults set the
+    field (cfg.defaults); empty when none does."""
+    from cfg.defaults import SMART_DEFAULTS
+
+    by_text: dict[str, list[str]] = {}
+    for environment, defaults in SMART_DEFAULTS.items():
+        value: Any = defaults
+        for part in path:
+            if not isinstance(value, dict) or part not in value:
+                break
+            value = value[part]
+        else:
+            text = "a fixed dev-only key" if path == ("secret_key",) else f"`{_default_text(value)}`"
+            by_text.setdefault(text, []).append(environment.value)
+    return " · ".join(f"{', '.join(names)}: {text}" for text, names in by_text.items())
 
 
 def _description(model: type[BaseModel], name: str) -> str:
@@ -78,7 +131,7 @@ def _default_text(default: Any) -> str:
     if isinstance(default, (list, tuple)):
         return ",".join(str(item) for item in default) or "(empty)"
     if isinstance(default, dict):
-        return "(see docs)" if default else "(empty)"
+        return "(below the table)" if default else "(empty)"
     if hasattr(default, "value"):
         return str(default.value)
     return str(default)

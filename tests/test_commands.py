@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import call_command
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -75,6 +76,16 @@ def test_show_config_lists_every_env_var(capsys):
     output = capsys.readouterr().out
     for name in ("`SECRET_KEY`", "`DATABASE_URL`", "`EMAIL__HOST`", "`SECURITY__ALLOWED_HOSTS`", "`DJANGO_ENV`"):
         assert name in output
+    # The smart defaults per environment, beside the field default; the secret key's value is not shown.
+    assert "| `DEBUG` | `false` | development: `true` · test, staging, production: `false` |" in output
+    assert "| `SECRET_KEY` | `(empty)` | development, test: a fixed dev-only key |" in output
+    email_backend = "development: `console` · test: `locmem` · staging, production: `smtp`"
+    assert f"| `EMAIL__BACKEND` | `console` | {email_backend} |" in output
+    # Mapping defaults are shown as YAML below the table, ready to copy into config/environments/<env>.yaml.
+    assert "| `SECURITY__CSP` | `(below the table)` |" in output
+    mappings = yaml.safe_load(output.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert mappings["security"]["csp"]["script-src"] == ["'self'", "'unsafe-inline'", "'unsafe-eval'"]
+    assert mappings["constance"]["fields"]["SIGNUPS_OPEN"]["type"] == "bool"
 
 
 def test_check_settings_looks_up_and_diffs(capsys):

@@ -72,7 +72,10 @@ class DjangoConfig(ConfigModel):
     data_dir: Path = Field(default=Path(".data"), description="Embedded PostgreSQL and local files, under base_dir")
 
     database_url: PostgresUrl | None = Field(default=None, description="Empty: the embedded PostgreSQL")
-    databases: dict[str, DatabaseConfig] = Field(default_factory=dict, description="Extra aliases")
+    databases: dict[str, DatabaseConfig] = Field(
+        default_factory=dict,
+        description="Extra aliases, e.g. DATABASES__ANALYTICS__URL, __APPS, __CONN_MAX_AGE, __OPTIONS",
+    )
     db_conn_max_age: int = Field(default=60, ge=0)
     """Seconds to keep the default database connection open"""
     redis_url: RedisUrl = None

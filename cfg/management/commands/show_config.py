@@ -3,10 +3,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
 from django.core.management.base import BaseCommand, CommandParser
 
-from cfg.introspection import env_var_reference, masked_dump
+from cfg.introspection import env_var_reference, mapping_defaults, masked_dump
 from cfg.management.base import config_class, load_fresh
+from cfg.models.core import DjangoConfig
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Double quotes for text holding a single quote: "'self'" reads better than '\'\'self\'\''."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"' if "'" in text else None)
+
+
+_ReadableDumper.add_representer(str, _represent_text)
 
 
 class Command(BaseCommand):
@@ -18,10 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["env_vars"]:
-            self.stdout.write("| Variable | Default | Meaning |\n| --- | --- | --- |")
-            for name, default, description in env_var_reference(config_class()):
-                meaning = description.replace("|", "\\|")  # a pipe would end the table cell
-                self.stdout.write(f"| `{name}` | `{default}` | {meaning} |")
+            self._write_env_vars(config_class())
             return
         data = masked_dump(load_fresh())
         if options["json"]:
@@ -31,3 +41,18 @@ class Command(BaseCommand):
         from rich.pretty import Pretty
 
         Console(file=self.stdout, width=120).print(Pretty(data, expand_all=True))  # type: ignore[arg-type]
+
+    def _write_env_vars(self, model: type[DjangoConfig]) -> None:
+        self.stdout.write("| Variable | Default | Per environment | Meaning |\n| --- | --- | --- | --- |")
+        for row in env_var_reference(model):
+            meaning = row.description.replace("|", "\\|")  # a pipe would end the table cell
+            self.stdout.write(f"| `{row.name}` | `{row.default}` | {row.per_environment} | {meaning} |")
+        self.stdout.write(
+            "\nThe defaults that are mappings, as they would be written in config/environments/<env>.yaml (a "
+            "mapping given there replaces the default as a whole):\n\n```yaml"
+        )
+        text = yaml.dump(
+            mapping_defaults(model), Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100
+        )
+        self.stdout.write(text.rstrip())
+        self.stdout.write("```")
