@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,6 +109,20 @@ def test_migrations_run_once_before_web_and_worker_on_healthy_services():
     assert services["migrate"]["restart"] == "no"
     for name in ("db", "redis", "mailpit"):
         assert services[name]["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("files", [(DEV,), (PROD,)])
+def test_the_app_data_volume_is_the_images_data_dir_and_outside_any_bind_mount(files):
+    image_data_dir = re.search(r"^\s+DATA_DIR=(\S+)$", (REPO / "docker" / "Dockerfile").read_text(), re.MULTILINE)
+    assert image_data_dir, "the Dockerfile sets no DATA_DIR"
+    for name, service in app_services(resolved(*files, env=PRODUCTION_ENV)).items():
+        volumes = service.get("volumes", [])
+        data = [volume for volume in volumes if volume.get("source") == "appdata"]
+        assert [volume["target"] for volume in data] == [image_data_dir.group(1)], name
+        binds = [volume["target"] for volume in volumes if volume["type"] == "bind"]
+        for volume in volumes:
+            inside = [bind for bind in binds if volume["target"].startswith(bind.rstrip("/") + "/")]
+            assert not inside, f"{name}: {volume['target']} is mounted inside the bind mount {inside}"
 
 
 def test_data_lives_in_named_volumes():
