@@ -15,11 +15,11 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.tasks.exceptions import TaskQueueUnavailable
-from apps.tasks.keys import GROUP, WORKER_KEY, delay_key, stream_key
+from apps.tasks.keys import GROUP, PURGE_SCRIPT, WORKER_KEY, delay_key, stream_key
 
 T = TypeVar("T")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-STREAM_PAGE = 1000  # messages read per XRANGE call when looking for lost runs
+STREAM_PAGE = 1000  # messages read per XRANGE call when looking for lost runs or purging
 
 
 def redacted(url: str) -> str:
@@ -29,6 +29,19 @@ def redacted(url: str) -> str:
         netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+def payloads_of(bodies: list[bytes]) -> list[dict[str, Any]]:
+    """The task payloads among message bodies; malformed ones (no JSON object with a string id) are skipped."""
+    payloads = []
+    for body in bodies:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(payload, dict) and isinstance(payload.get("id"), str):
+            payloads.append(payload)
+    return payloads
 
 
 @cache
@@ -81,16 +94,16 @@ class RedisQueue:
         return self._call("counted", read)
 
     def purge(self, queue: str) -> list[dict[str, Any]]:
-        """Drop every waiting and delayed message of a queue; return their payloads."""
+        """Drop a queue's waiting and delayed messages, atomically; return their payloads.
+
+        Messages a worker has taken (pending in the consumer group) are left alone: they finish and are
+        recorded as usual. The stream and its group are kept, so blocked workers are not disturbed.
+        """
 
         def drop() -> list[dict[str, Any]]:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.xrange(stream_key(queue))
-            pipe.zrange(delay_key(queue), 0, -1)
-            pipe.delete(stream_key(queue), delay_key(queue))
-            messages, delayed, _ = pipe.execute()
-            bodies = [fields[b"job"] for _, fields in messages if b"job" in fields] + list(delayed)
-            return [json.loads(body) for body in bodies]
+            script = self.client.register_script(PURGE_SCRIPT)
+            waiting, delayed = script(keys=[stream_key(queue), delay_key(queue)], args=[GROUP, STREAM_PAGE])
+            return payloads_of([*waiting, *delayed])
 
         return self._call("purged", drop)
 
@@ -110,15 +123,7 @@ class RedisQueue:
                 if len(page) < STREAM_PAGE:
                     break
                 start = f"({page[-1][0].decode()}"
-            ids = set()
-            for body in bodies:
-                try:
-                    payload = json.loads(body)
-                except ValueError:
-                    continue
-                if isinstance(payload, dict) and isinstance(payload.get("id"), str):
-                    ids.add(payload["id"])
-            return ids
+            return {payload["id"] for payload in payloads_of(bodies)}
 
         return self._call("looked up", read)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -14,6 +15,7 @@ from apps.tasks.exceptions import TaskPurged
 from apps.tasks.models import FINAL_STATUSES, TaskRun
 
 PURGED = f"{TaskPurged.__module__}.{TaskPurged.__qualname__}"
+PURGE_BATCH = 1000  # run ids per UPDATE when marking purged runs
 
 
 class RunNotRetryable(ValueError):
@@ -43,16 +45,28 @@ def queue_backend() -> ReArqBackend | None:
     return backend if isinstance(backend, ReArqBackend) else None
 
 
-def queue_purge(queue: str) -> int:
-    """Drop a queue's waiting and delayed tasks; their runs are recorded FAILED (purged)."""
+@dataclass(frozen=True)
+class Purged:
+    removed: int  # tasks taken off the queue (waiting or delayed)
+    failed: int  # their runs marked FAILED; fewer only if some had already finished or were never recorded
+
+
+def queue_purge(queue: str) -> Purged:
+    """Drop a queue's waiting and delayed tasks; their runs are recorded FAILED (purged).
+
+    Tasks a worker is running stay: they finish and are recorded as usual.
+    """
     backend = queue_backend()
     if backend is None:
         raise RunNotRetryable("the immediate backend keeps no queue; there is nothing to purge")
     payloads = backend.queue.purge(queue)
-    ids = [payload["id"] for payload in payloads if "id" in payload]
+    ids = [payload["id"] for payload in payloads]
     note = f"purged from queue {queue} by task_clear before it ran\n"
+    failed = 0
     with transaction.atomic():
-        TaskRun.objects.filter(pk__in=ids, status=TaskResultStatus.READY).update(
-            status=TaskResultStatus.FAILED, finished_at=timezone.now(), error_class=PURGED, traceback=note
-        )
-    return len(ids)
+        for start in range(0, len(ids), PURGE_BATCH):
+            batch = ids[start : start + PURGE_BATCH]
+            failed += TaskRun.objects.filter(pk__in=batch, status=TaskResultStatus.READY).update(
+                status=TaskResultStatus.FAILED, finished_at=timezone.now(), error_class=PURGED, traceback=note
+            )
+    return Purged(removed=len(ids), failed=failed)

@@ -1,11 +1,12 @@
 """The lost-run sweep: READY or RUNNING runs whose message Redis no longer holds are failed as lost.
 
 Redis may lose messages: FLUSHDB, a restart without persistence, a failover to a replica that lagged,
-or `task_clear` deleting a queue under a task whose worker then died. Nothing would ever deliver such
-a run again, so it would stay READY or RUNNING forever. The sweep finds them and records them FAILED
-(`TaskLost`). It never fails a run whose message is still in the queue (in the stream, which includes
-messages taken by a worker, or in the delay set), nor a run a live worker is still within its time
-on, and every mark is a guarded UPDATE, so several sweepers record each lost run once.
+a queue's stream deleted by hand (DEL), or `task_clear` removing waiting tasks and then failing to record
+them (the database went away in between). Nothing would ever deliver such a run again, so it would stay
+READY or RUNNING forever. The sweep finds them and records them FAILED (`TaskLost`). It never fails a run
+whose message is still in the queue (in the stream, which includes messages taken by a worker, or in the
+delay set), nor a run a live worker is still within its time on, and every mark is a guarded UPDATE, so
+several sweepers record each lost run once.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def runs_mark_lost(runs: list[LostRun], *, backend: ReArqBackend) -> list[LostRu
             f"No message for run {seen.id} in {stream_key(seen.queue)} (waiting or taken by a worker) or "
             f"{delay_key(seen.queue)}, {round((now - seen.quiet_since).total_seconds())} s after it was last {was}; "
             "nothing will deliver it again. Redis lost it (flushed, restarted without persistence, failed over) "
-            "or task_clear deleted it. Retry the run if it should still happen.\n"
+            "or its stream was deleted, or task_clear removed it and could not record that. Retry the run if it "
+            "should still happen.\n"
         )
         with transaction.atomic():
             run = (

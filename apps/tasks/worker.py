@@ -185,8 +185,19 @@ class Worker:
                     GROUP, self.worker_id, dict.fromkeys(self.streams, ">"), count=free, block=READ_BLOCK_MS
                 )
             except ResponseError as error:
-                if "NOGROUP" in str(error):  # the queue was purged: recreate its group
-                    await self._ensure_groups()
+                # NOGROUP: a stream or its group is gone; UNBLOCKED: Redis 7 ended our blocked read because the
+                # stream or group was deleted meanwhile (DEL, FLUSHDB). Either way: recreate and read on.
+                if "NOGROUP" in str(error) or "UNBLOCKED" in str(error):
+                    logger.warning(
+                        "a queue's stream or consumer group was deleted under the worker (%s); recreating the "
+                        "consumer group(s) and reading on",
+                        error,
+                    )
+                    try:
+                        await self._ensure_groups()
+                    except (RedisError, OSError) as failure:
+                        logger.error("recreating the consumer group(s) failed (%s); retrying in 1 s", failure)
+                        await asyncio.sleep(1)
                     continue
                 raise
             except (RedisError, OSError) as error:

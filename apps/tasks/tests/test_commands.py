@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from apps.tasks.keys import GROUP, stream_key
 from apps.tasks.models import TaskRun
 from apps.tasks.tests import jobs
 from apps.tasks.tests.factories import make_run
@@ -78,3 +79,20 @@ def test_task_retry_enqueues_again_and_refuses_unknown_ids():
 def test_rearq_worker_refuses_the_immediate_backend():
     with pytest.raises(CommandError, match="TASKS__BACKEND=rearq"):
         run("rearq_worker")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_clear_keeps_messages_a_worker_has_taken_and_the_consumer_group(rearq, queue_name, redis_client):
+    taken = jobs.add.using(queue_name=queue_name).enqueue(1, 1)
+    stream = stream_key(queue_name)
+    redis_client.xgroup_create(stream, GROUP, id="0")
+    redis_client.xreadgroup(GROUP, "a-worker", {stream: ">"}, count=1)  # what a worker does: now pending
+    waiting = jobs.add.using(queue_name=queue_name).enqueue(2, 2)
+
+    output = run("task_clear", queue=queue_name, yes=True)
+
+    assert "Purged 1 task(s)" in output and "1 run(s) marked FAILED" in output
+    assert TaskRun.objects.get(pk=waiting.id).status == "FAILED"
+    assert TaskRun.objects.get(pk=taken.id).status == "READY"
+    assert redis_client.xpending(stream, GROUP)["pending"] == 1 and redis_client.xlen(stream) == 1
+    assert [group["name"] for group in redis_client.xinfo_groups(stream)] == [GROUP.encode()]

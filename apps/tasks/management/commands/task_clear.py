@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = "Purge a queue's waiting tasks (--queue) and/or delete finished runs older than N days (--older-than)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--queue", help="Drop every waiting and delayed task of this queue")
+        parser.add_argument("--queue", help="Drop the waiting and delayed tasks of this queue (running ones finish)")
         parser.add_argument("--older-than", type=int, metavar="DAYS", help="Delete finished runs older than DAYS")
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation")
 
@@ -37,7 +37,11 @@ class Command(BaseCommand):
                 depth = backend.queue.depth(queue)  # type: ignore[union-attr]
             except TaskQueueUnavailable as error:
                 raise CommandError(error.message) from error
-            plan.append(f"purge {depth['waiting'] + depth['delayed']} waiting task(s) from queue {queue!r}")
+            waiting, delayed, running = depth["waiting"], depth["delayed"], depth["running"]
+            plan.append(
+                f"purge {waiting + delayed} waiting task(s) from queue {queue!r} "
+                f"({waiting} queued, {delayed} delayed; {running} running are left to finish)"
+            )
         if days is not None:
             cutoff = timezone.now() - timedelta(days=days)
             old = TaskRun.objects.filter(status__in=FINAL_STATUSES, finished_at__lt=cutoff).count()
@@ -51,7 +55,10 @@ class Command(BaseCommand):
                 purged = services.queue_purge(queue)
             except TaskQueueUnavailable as error:
                 raise CommandError(error.message) from error
-            self.stdout.write(f"Purged {purged} task(s) from queue {queue!r}; their runs are marked FAILED.")
+            self.stdout.write(
+                f"Purged {purged.removed} task(s) from queue {queue!r}; {purged.failed} run(s) marked FAILED."
+                + ("" if purged.failed == purged.removed else " The others had already finished or were not recorded.")
+            )
         if days is not None:
             deleted = services.runs_delete_finished_before(timezone.now() - timedelta(days=days))
             self.stdout.write(f"Deleted {deleted} finished run(s) older than {days} day(s).")
