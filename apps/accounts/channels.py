@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from apps.accounts.models import Channel, OtpPurpose
-from modules.email.service import DjangoEmailService
-from modules.telegram.client import DjangoTelegram, TelegramError
+from modules.email.service import DjangoEmailService, recipient_refused
+from modules.telegram.client import DjangoTelegram, TelegramError, TimeBound
 from modules.twilio.client import DjangoTwilio, TwilioError
+
+# Someone waits on every send made here (a web request): no long retry_after waits, a short total. Telegram is the
+# provider that retries; SMTP and Twilio make one attempt within their configured timeouts.
+IN_REQUEST = TimeBound(total_seconds=10.0, max_wait_seconds=3.0)
 
 
 class DeliveryFailed(Exception):
@@ -20,6 +24,11 @@ class DeliveryFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason[:255]
+
+
+class RecipientRefused(DeliveryFailed):
+    """The provider works but refused this destination (a chat that blocked the bot, a mailbox or number that does
+    not exist): another destination would have worked. Any other DeliveryFailed is an outage on the sending side."""
 
 
 def channel_configured(channel: str) -> bool:
@@ -117,7 +126,8 @@ def deliver_code(
 
 
 def deliver(channel: str, destination: str, *, subject: str, text: str, template: str, context: dict) -> None:
-    """Send one message: email renders `template`, the other channels send `text`. Raises DeliveryFailed."""
+    """Send one message: email renders `template`, the other channels send `text`. Raises DeliveryFailed
+    (RecipientRefused when the destination itself was refused)."""
     try:
         if channel == Channel.EMAIL:
             DjangoEmailService().send(destination, subject, template, context)
@@ -126,10 +136,12 @@ def deliver(channel: str, destination: str, *, subject: str, text: str, template
         elif channel == Channel.WHATSAPP:
             DjangoTwilio().send_whatsapp(destination, text)
         elif channel == Channel.TELEGRAM:
-            DjangoTelegram().send_message(destination, text)
+            DjangoTelegram(bound=IN_REQUEST).send_message(destination, text)
         else:
             raise DeliveryFailed(f"unknown channel {channel}")
     except (TwilioError, TelegramError) as error:
-        raise DeliveryFailed(str(error)) from error
+        failure = RecipientRefused if error.recipient_refused else DeliveryFailed
+        raise failure(str(error)) from error
     except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryFailed(f"email: {type(error).__name__}: {error}") from error
+        failure = RecipientRefused if recipient_refused(error) else DeliveryFailed
+        raise failure(f"email: {type(error).__name__}: {error}") from error

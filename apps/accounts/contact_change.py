@@ -61,7 +61,7 @@ class Flow:
 
     @property
     def kind(self) -> Literal["email", "phone"] | None:
-        """The sign-in identifier this flow changes: unique per account, checked before and at the change."""
+        """The sign-in identifier this flow changes: unique per account, checked when the change is confirmed."""
         return self.field if self.field != "telegram_chat_id" else None
 
     @property
@@ -204,7 +204,9 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
         if failures:
             activity_record(flow.failed, user=user, client=client, reasons=failures)
     if taken:
-        raise ChangeRefused(f"{taken_message(flow)} Nothing changed; the codes are spent.")
+        raise ChangeRefused(
+            f"This {flow.noun} is already used by another account. Nothing changed; the codes are spent."
+        )
     if "pending" in failures:
         raise WrongCodes(
             f"No {flow.label} is waiting for confirmation (never started, replaced, or already used). "
@@ -225,10 +227,6 @@ def used_elsewhere(flow: Flow, user: User, value: str) -> bool:
     return User.objects.filter(**Identifier(flow.kind, value).lookup).exclude(pk=user.pk).exists()
 
 
-def taken_message(flow: Flow) -> str:
-    return f"This {flow.noun} is already used by another account."
-
-
 def _save(user: User, field: str, value: str) -> bool:
     """Write the field; False when the database refuses it as a duplicate (another account took the value after
     the check: a race the unique constraint decides). The savepoint keeps the outer transaction usable."""
@@ -247,12 +245,14 @@ def change_start(flow: Flow, user: User, identifier: Identifier, channel: str | 
     """Start changing the email address or phone number to `identifier` (canonical, as for sign-in); the new code
     goes over `channel` (or the first configured of the flow's channels). Return the owner's channel.
 
+    A value another account has is not refused here: that answer would let any signed-in user ask whether an address
+    or number has an account. The codes go out as for a free value, and confirm() refuses it once the caller has
+    proved, with the code sent there, that the address or number is theirs.
+
     Raises ChangeRefused, or DeliveryFailed (then no change is pending)."""
     current = getattr(user, flow.field) or ""
     if identifier.value == current.lower():
         raise ChangeRefused(f"This is already your account's {flow.noun}.")
-    if used_elsewhere(flow, user, identifier.value):
-        raise ChangeRefused(f"{taken_message(flow)} Choose another one.")
     channel = channel or next((name for name in flow.new_channels if channel_configured(name)), None)
     if channel is None:
         offered = ", ".join(available_channels()) or "none"

@@ -17,7 +17,13 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.accounts.channels import DeliveryFailed, available_channels, channel_configured, deliver_code
+from apps.accounts.channels import (
+    DeliveryFailed,
+    RecipientRefused,
+    available_channels,
+    channel_configured,
+    deliver_code,
+)
 from apps.accounts.codes import code_matches, hash_code, new_code, new_salt
 from apps.accounts.identifiers import Identifier
 from apps.accounts.models import Activity, ActivityLog, Channel, OtpPurpose, OtpRequest, OtpStatus, User
@@ -89,14 +95,34 @@ def _destination(identifier: Identifier, channel: str, user: User | None) -> str
 
 
 def otp_request(identifier: Identifier, channel: str, *, client: Client) -> None:
-    """Send a code if the identifier may sign in. Raises ChannelUnavailable, ChannelMismatch or DeliveryFailed."""
+    """Send a code if the identifier may sign in. Raises ChannelUnavailable, ChannelMismatch or DeliveryFailed (an
+    outage: the caller answers 503).
+
+    A destination that refuses the code (RecipientRefused: the chat blocked the bot, the mailbox does not exist)
+    returns like a sent code: the answer must not tell an account whose chat refuses apart from an unknown
+    identifier, to which nothing is sent. The code is marked failed and the refusal logged."""
     check_channel(identifier, channel)
     user = find_user(identifier)
     destination = _destination(identifier, channel, user)
-    activity_record(Activity.OTP_REQUESTED, user=user, client=client, channel=channel, sent=destination is not None)
     if destination is None:
+        activity_record(Activity.OTP_REQUESTED, user=user, client=client, channel=channel, sent=False)
         return
-    issue_code(identifier.value, channel, destination, purpose=OtpPurpose.SIGN_IN, user=user, client=client)
+    try:
+        issue_code(identifier.value, channel, destination, purpose=OtpPurpose.SIGN_IN, user=user, client=client)
+    except DeliveryFailed as failure:
+        refused = isinstance(failure, RecipientRefused)
+        problem = "refused by the recipient" if refused else "provider unavailable"
+        activity_record(Activity.OTP_REQUESTED, user=user, client=client, channel=channel, sent=False, error=problem)
+        if not refused:
+            raise
+        logger.warning(
+            "sign-in code over %s refused by its recipient (user %s); answered as if sent: %s",
+            channel,
+            user.pk if user else None,
+            failure.reason,
+        )
+        return
+    activity_record(Activity.OTP_REQUESTED, user=user, client=client, channel=channel, sent=True)
 
 
 def issue_code(

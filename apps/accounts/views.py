@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -181,15 +182,26 @@ class TokenRefreshView(PublicView):
 class LogoutView(APIView):
     permission_classes = (AllowAny,)
 
+    def perform_authentication(self, request: Request) -> None:
+        """The refresh token in the body is the credential; the access token is optional. A valid one signs the
+        request in (and must then belong to the refresh token's owner); an expired, invalid or revoked one leaves it
+        anonymous instead of answering 401: sign-out must work once the short-lived access token has expired, or the
+        long-lived refresh token would stay valid."""
+        # simplejwt's InvalidToken is an AuthenticationFailed; DRF makes the request anonymous before raising it.
+        with contextlib.suppress(AuthenticationFailed):
+            super().perform_authentication(request)
+
     @extend_schema(
         tags=["auth"],
         summary="Sign out: blacklist the refresh token",
+        description="The refresh token is the credential. An access token is optional: an expired or invalid one "
+        "is ignored; a valid one must belong to the refresh token's owner.",
         request=RefreshSerializer,
         responses={
             200: DetailSerializer,
             400: OpenApiResponse(DetailSerializer, description="No refresh token given"),
-            401: OpenApiResponse(DetailSerializer, description="Invalid, expired or already revoked token"),
-            403: OpenApiResponse(DetailSerializer, description="The token belongs to another user"),
+            401: OpenApiResponse(DetailSerializer, description="Invalid, expired or already revoked refresh token"),
+            403: OpenApiResponse(DetailSerializer, description="Signed in as another user than the token's owner"),
         },
     )
     def post(self, request: Request) -> Response:
@@ -421,7 +433,8 @@ def change_start_schema(noun: str, request: type[EmailChangeSerializer | PhoneCh
             200: ChangeStartedSerializer,
             400: OpenApiResponse(
                 DetailSerializer,
-                description=f"Bad {noun}, the current one, used by another account, or its channel not configured",
+                description=f"Bad {noun}, the current one, or its channel not configured (one used by another "
+                "account is refused at confirmation, not here)",
             ),
             401: OpenApiResponse(DetailSerializer, description="Not signed in"),
             429: OpenApiResponse(DetailSerializer, description="Too many change requests"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,15 @@ class DjangoEmailService:
     def send(self, to: str | Sequence[str], subject: str, template: str, context: Mapping[str, Any]) -> int:
         """Send now, in this process; raises the backend's error (e.g. SMTPException, OSError) on failure."""
         return self.build(to, subject, template, context).send(using=self.mailer)
+
+
+def recipient_refused(error: BaseException) -> bool:
+    """The SMTP server refused the address itself (RCPT answered 5xx for every recipient: no such mailbox, say):
+    another address would work. Temporary refusals (4xx), refusals of the message and connection errors are the
+    server's side."""
+    if not isinstance(error, smtplib.SMTPRecipientsRefused) or not error.recipients:
+        return False
+    return all(500 <= code < 600 for code, _ in error.recipients.values())
 
 
 def send_email(

@@ -43,6 +43,15 @@ class SmtpSink:
     def __init__(self) -> None:
         self.messages: list[ReceivedMail] = []
         self.refuse_with: str | None = None  # e.g. "554 Transaction failed": the server refuses every message
+        # address -> reply to its RCPT, e.g. {"gone@example.com": "550 5.1.1 No such user"}: refused recipients
+        self.refuse_recipients: dict[str, str] = {}
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        refusal = self.refuse_recipients.get(address.lower())
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse_with:

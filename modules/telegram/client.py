@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
@@ -21,9 +22,27 @@ class TelegramError(Exception):
         self.status = status
         self.retryable = retryable
 
+    @property
+    def recipient_refused(self) -> bool:
+        """Telegram refused this chat, not the bot: 400 (chat not found, bad chat id) or 403 (the user blocked the
+        bot, never started it, was deactivated, or the bot was removed from the group). Another chat would work;
+        a retry to this one would not. Everything else (401/404 bad token, 429, 5xx, network) is the bot's side."""
+        return self.status in (400, 403)
+
 
 class TelegramNotConfigured(TelegramError):
     """TELEGRAM__BOT_TOKEN (or the chat id) is not set."""
+
+
+@dataclass(frozen=True)
+class TimeBound:
+    """A limit for a call someone is waiting on (a web request), instead of the patient defaults meant for background
+    work. `total_seconds` covers the whole call: every attempt (each one's timeout shrinks to what is left) and every
+    wait. A wait longer than `max_wait_seconds` (a large retry_after, say), or one that would end past the total, is
+    not made: the call fails at once with the last (retryable) error."""
+
+    total_seconds: float = 10.0
+    max_wait_seconds: float = 3.0
 
 
 class DjangoTelegram:
@@ -36,7 +55,9 @@ class DjangoTelegram:
         max_retries: int | None = None,
         backoff_seconds: float | None = None,
         max_retry_after: float | None = None,
+        bound: TimeBound | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         conf = settings.TELEGRAM
@@ -48,21 +69,26 @@ class DjangoTelegram:
         self.max_retries = max_retries if max_retries is not None else conf["MAX_RETRIES"]
         self.backoff_seconds = backoff_seconds if backoff_seconds is not None else conf["BACKOFF_SECONDS"]
         self.max_retry_after = max_retry_after if max_retry_after is not None else conf["MAX_RETRY_AFTER"]
+        self.bound = bound
         self.sleep = sleep
+        self.clock = clock
         self.transport = transport
 
     def call(self, method: str, data: Mapping[str, Any], files: Mapping[str, Any] | None = None) -> Any:
-        """POST a Bot API method; returns its `result`. Retries 429 and 5xx answers and network errors."""
+        """POST a Bot API method; returns its `result`. Retries 429 and 5xx answers and network errors, within
+        `bound` when the client has one."""
         url = f"{self.base_url}/bot{self.token}/{method}"
         payload = {key: value for key, value in data.items() if value is not None}
+        deadline = self.clock() + self.bound.total_seconds if self.bound else None
         attempt = 0
         with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
             while True:
+                timeout = self.timeout if deadline is None else max(0.001, min(self.timeout, deadline - self.clock()))
                 try:
                     if files:
-                        response = client.post(url, data=_form(payload), files=files)
+                        response = client.post(url, data=_form(payload), files=files, timeout=timeout)
                     else:
-                        response = client.post(url, json=payload)
+                        response = client.post(url, json=payload, timeout=timeout)
                 except httpx.HTTPError as error:
                     # The token is part of the URL: never put the URL in the message.
                     failure = TelegramError(f"{method}: Telegram unreachable ({type(error).__name__})", retryable=True)
@@ -80,13 +106,20 @@ class DjangoTelegram:
                     )
                     retry_after = (body.get("parameters") or {}).get("retry_after")
                     if response.status_code == 429 and isinstance(retry_after, int | float):
-                        delay = min(float(retry_after), self.max_retry_after)
+                        # Bounded, a wait longer than the bound allows fails the call (_may_wait): shortening it
+                        # would only earn another 429. Unbounded, the wait is capped at max_retry_after.
+                        delay = float(retry_after) if self.bound else min(float(retry_after), self.max_retry_after)
                     else:
                         delay = self._backoff(attempt)
-                if not failure.retryable or attempt >= self.max_retries:
+                if not failure.retryable or attempt >= self.max_retries or not self._may_wait(delay, deadline):
                     raise failure
                 attempt += 1
                 self.sleep(delay)
+
+    def _may_wait(self, delay: float, deadline: float | None) -> bool:
+        if self.bound is None or deadline is None:
+            return True
+        return delay <= self.bound.max_wait_seconds and self.clock() + delay < deadline
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff_seconds * (2**attempt)

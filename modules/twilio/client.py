@@ -16,6 +16,23 @@ from twilio.rest import Client
 
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")  # ASCII digits only: \d also matches other scripts' digits
 
+# Twilio error codes that refuse the destination number, not the account: another number would work.
+# https://www.twilio.com/docs/api/errors
+RECIPIENT_ERROR_CODES = frozenset(
+    {
+        21211,  # invalid 'To' phone number
+        21214,  # 'To' phone number cannot be reached
+        21217,  # phone number does not appear to be valid
+        21265,  # 'To' number cannot be a short code
+        21408,  # sending to the region of the 'To' number is not enabled
+        21610,  # the recipient unsubscribed (replied STOP)
+        21612,  # the 'To' number cannot be reached over this route
+        21614,  # 'To' number is not a valid mobile number
+        63003,  # WhatsApp: the channel could not find the 'To' address
+        63024,  # WhatsApp: invalid message recipient
+    }
+)
+
 
 class TwilioError(Exception):
     """Twilio refused the call (status set) or could not be reached (status None)."""
@@ -28,6 +45,12 @@ class TwilioError(Exception):
     @property
     def is_outage(self) -> bool:
         return self.status is None or self.status >= 500 or self.status == 429
+
+    @property
+    def recipient_refused(self) -> bool:
+        """Twilio refused the destination number (a 4xx naming it: invalid, unreachable, unsubscribed), not the
+        account: authentication, configuration and rate errors are the sender's side."""
+        return self.status is not None and 400 <= self.status < 500 and self.code in RECIPIENT_ERROR_CODES
 
 
 class TwilioNotConfigured(TwilioError):

@@ -30,12 +30,13 @@ class TwilioCall:
 class FakeTwilio:
     def __init__(self) -> None:
         self.calls: list[TwilioCall] = []
-        self.failures: list[int] = []
+        self.failures: list[tuple[int, int, str]] = []  # (status, Twilio error code, message)
         self.verify_code = "424242"
         self.url = ""
 
-    def fail_next(self, status: int = 500) -> None:
-        self.failures.append(status)
+    def fail_next(self, status: int = 500, code: int | None = None, message: str = "Service unavailable") -> None:
+        """Answer the next call with an error: `code` is Twilio's error code (e.g. 21211, invalid 'To' number)."""
+        self.failures.append((status, code if code is not None else 20000 + status, message))
 
     def messages(self) -> list[dict[str, str]]:
         return [call.data for call in self.calls if MESSAGES.match(call.path)]
@@ -43,8 +44,8 @@ class FakeTwilio:
     def answer(self, call: TwilioCall) -> tuple[int, dict[str, Any]]:
         self.calls.append(call)
         if self.failures:
-            status = self.failures.pop(0)
-            return status, {"code": 20000 + status, "message": "Service unavailable", "status": status}
+            status, code, message = self.failures.pop(0)
+            return status, {"code": code, "message": message, "status": status}
         if match := MESSAGES.match(call.path):
             return 201, {
                 "sid": "SM" + secrets.token_hex(16),

@@ -204,16 +204,37 @@ def test_used_codes_do_not_work_twice(signed_in, smtp):
     assert "No email change is waiting" in again.json()["detail"]
 
 
-def test_an_address_of_another_account_is_refused_at_start(signed_in, user, smtp, twilio):
-    User.objects.create_user(email="bob@example.com", phone="+15559999999")
-    response = change_email(signed_in, "BOB@example.com")
+def test_an_address_of_another_account_is_not_revealed_at_start_and_refused_at_confirm(signed_in, user, smtp, twilio):
+    """A 400 at start would let any signed-in user ask whether an address or number has an account."""
+    bob = User.objects.create_user(email="bob@example.com", phone="+15559999999")
+    taken = change_email(signed_in, "BOB@example.com")
+    assert taken.status_code == 200, taken.json()
+    assert len(mail_to(smtp, "bob@example.com")) == 1  # as to any new address: its owner proves control with it
+    free = change_email(signed_in, "free@example.com")
+    assert free.status_code == 200
+    assert taken.json() == {**free.json(), "detail": free.json()["detail"].replace("free@", "bob@")}
+
+    assert change_email(signed_in, "bob@example.com").status_code == 200  # replaces the pending change
+    new_code = code_in(mail_to(smtp, "bob@example.com")[-1].text)
+    account_code = code_in(mail_to(smtp, "ada@example.com")[-1].text)
+    response = confirm(signed_in, new_code, account_code)
     assert response.status_code == 400
-    assert response.json()["detail"] == "This email address is already used by another account. Choose another one."
-    response = change_phone(signed_in, "+15559999999")
+    assert response.json()["detail"] == (
+        "This email address is already used by another account. Nothing changed; the codes are spent."
+    )
+    user.refresh_from_db()
+    bob.refresh_from_db()
+    assert (user.email, bob.email) == ("ada@example.com", "bob@example.com")
+    assert not OtpRequest.objects.filter(user=user, status=OtpStatus.SENT).exists()
+
+    started = change_phone(signed_in, "+15559999999")
+    assert started.status_code == 200, started.json()
+    [new_sms] = sms_to(twilio, "+15559999999")
+    response = confirm(signed_in, code_in(new_sms), code_in(mail_to(smtp, "ada@example.com")[-1].text), PHONE_CONFIRM)
     assert response.status_code == 400
     assert "phone number is already used by another account" in response.json()["detail"]
-    assert smtp.messages == [] and twilio.messages() == []
-    assert not OtpRequest.objects.exists()
+    user.refresh_from_db()
+    assert user.phone is None
 
 
 def test_an_address_taken_between_start_and_confirm_is_a_400(signed_in, user, smtp):
@@ -291,6 +312,16 @@ def test_a_new_address_that_refuses_the_mail_is_a_503_and_nothing_is_pending(sig
     assert response.status_code == 503
     assert "nothing is pending" in response.json()["detail"]
     assert not OtpRequest.objects.filter(status=OtpStatus.SENT).exists()
+
+
+def test_a_new_address_whose_mailbox_is_refused_is_a_503_and_nothing_is_pending(signed_in, smtp):
+    """The caller owns the account: unlike sign-in, there is nothing to hide, so the refusal is reported."""
+    smtp.refuse_recipients["grace@example.com"] = "550 5.1.1 No such user here"
+    response = change_email(signed_in, "grace@example.com")
+    assert response.status_code == 503
+    assert "nothing is pending" in response.json()["detail"]
+    assert smtp.messages == []
+    assert OtpRequest.objects.get().status == OtpStatus.FAILED
 
 
 def test_an_unsent_account_code_leaves_no_half_change(twilio, smtp):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from apps.accounts.models import OtpRequest, OtpStatus
-from apps.accounts.tests.conftest import request_code, verify
+from apps.accounts.models import Activity, ActivityLog, OtpRequest, OtpStatus, User
+from apps.accounts.tests.conftest import code_in, request_code, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +107,97 @@ def test_telegram_outage_is_a_503(api, telegram, user):
     assert response.status_code == 503
     assert OtpRequest.objects.get().status == OtpStatus.FAILED
     assert len(telegram.calls) == 3
+
+
+def test_a_chat_that_blocked_the_bot_answers_like_an_unknown_account(api, telegram, user, caplog):
+    """A 503 only for known accounts whose chat refuses would tell them apart from unknown identifiers."""
+    user.telegram_chat_id = "555"
+    user.save()
+    telegram.fail_next(403, "Forbidden: bot was blocked by the user")
+    known = request_code(api, "ada@example.com", "telegram")
+    unknown = request_code(api, "nobody@example.com", "telegram")
+    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    assert known.status_code == 200
+    otp = OtpRequest.objects.get()
+    assert (otp.status, otp.sent_at) == (OtpStatus.FAILED, None)
+    assert "403" in otp.error
+    assert len(telegram.calls) == 1  # a refusal is not retried
+    [refused] = [record for record in caplog.records if "refused by its recipient" in record.getMessage()]
+    assert code_in(telegram.calls[0].data["text"]) not in refused.getMessage()
+    assert ActivityLog.objects.get(user=user, action=Activity.OTP_REQUESTED).details == {
+        "channel": "telegram",
+        "sent": False,
+        "error": "refused by the recipient",
+    }
+    assert verify(api, "ada@example.com", code_in(telegram.calls[0].data["text"])).status_code == 400
+
+
+def test_a_mailbox_the_server_refuses_answers_like_a_sent_code(api, smtp, settings, caplog):
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "SELF_REGISTRATION": False}
+    User.objects.create_user(email="gone@example.com")
+    smtp.refuse_recipients["gone@example.com"] = "550 5.1.1 No such user here"
+    known = request_code(api, "gone@example.com")
+    unknown = request_code(api, "nobody@example.com")
+    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+    assert known.status_code == 200
+    assert smtp.messages == []
+    otp = OtpRequest.objects.get()
+    assert (otp.status, otp.sent_at) == (OtpStatus.FAILED, None)
+    assert "SMTPRecipientsRefused" in otp.error
+    assert any("refused by its recipient" in record.getMessage() for record in caplog.records)
+
+
+def test_a_temporary_recipient_refusal_is_an_outage(api, smtp):
+    smtp.refuse_recipients["busy@example.com"] = "450 4.2.1 Mailbox busy, try later"
+    assert request_code(api, "busy@example.com").status_code == 503
+    assert OtpRequest.objects.get().status == OtpStatus.FAILED
+
+
+def test_twilio_refusing_the_number_answers_like_a_sent_code_but_its_own_errors_are_503(api, twilio):
+    twilio.fail_next(400, 21211, "The 'To' number +15551234567 is not a valid phone number.")
+    response = request_code(api, "+15551234567", "sms")
+    assert response.status_code == 200
+    assert OtpRequest.objects.get().status == OtpStatus.FAILED
+    for status, code in ((401, 20003), (429, 20429), (400, 21606)):  # bad credentials, rate, bad sender number
+        twilio.fail_next(status, code, "refused")
+        response = request_code(api, "+15551234567", "sms")
+        assert response.status_code == 503, (status, code)
+    assert not OtpRequest.objects.filter(status=OtpStatus.SENT).exists()
+
+
+def test_a_bad_bot_token_is_an_outage_not_a_refusal(api, telegram, user):
+    user.telegram_chat_id = "555"
+    user.save()
+    telegram.fail_next(401, "Unauthorized")
+    assert request_code(api, "ada@example.com", "telegram").status_code == 503
+
+
+def test_a_long_retry_after_fails_the_request_fast_and_nothing_is_sent(api, telegram, user, settings):
+    """The module's defaults wait up to a minute per retry (for background sends); a sign-in request does not."""
+    settings.TELEGRAM = {**settings.TELEGRAM, "MAX_RETRY_AFTER": 60, "MAX_RETRIES": 3}
+    user.telegram_chat_id = "555"
+    user.save()
+    telegram.fail_next(429, "Too Many Requests: retry after 3600", retry_after=3600)
+    started = time.monotonic()
+    response = request_code(api, "ada@example.com", "telegram")
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert "telegram provider did not take the message" in response.json()["detail"]
+    otp = OtpRequest.objects.get()
+    assert (otp.status, otp.sent_at) == (OtpStatus.FAILED, None)
+    assert len(telegram.calls) == 1
+
+
+def test_a_short_retry_after_is_still_honoured_in_a_request(api, telegram, user, settings):
+    settings.TELEGRAM = {**settings.TELEGRAM, "MAX_RETRY_AFTER": 60}
+    user.telegram_chat_id = "555"
+    user.save()
+    telegram.fail_next(429, "Too Many Requests: retry after 1", retry_after=1)
+    started = time.monotonic()
+    assert request_code(api, "ada@example.com", "telegram").status_code == 200
+    assert time.monotonic() - started >= 1
+    assert OtpRequest.objects.get().status == OtpStatus.SENT
+    assert len(telegram.calls) == 2
 
 
 def test_failed_send_keeps_the_previous_code_valid(api, smtp):

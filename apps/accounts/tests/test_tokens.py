@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from apps.accounts.models import User
 from apps.accounts.tests.conftest import bearer
@@ -59,6 +61,28 @@ def test_logout_of_another_users_token_is_forbidden(api, user):
     assert "another user" in response.json()["detail"]
     api.credentials()
     assert refresh(api, victim_token).status_code == 200
+
+
+def test_logout_ignores_an_invalid_or_expired_access_token(api, user):
+    """The access token is short-lived: sign-out must still revoke the refresh token once it has expired."""
+    expired = AccessToken.for_user(user)
+    expired.set_exp(lifetime=-timedelta(minutes=1))
+    other = User.objects.create_user(email="eve@example.com")
+    expired_other = AccessToken.for_user(other)
+    expired_other.set_exp(lifetime=-timedelta(minutes=1))
+    for access in ("garbage", str(expired), str(expired_other)):
+        token = str(RefreshToken.for_user(user))
+        response = bearer(api, access).post("/api/auth/logout/", {"refresh": token}, format="json")
+        assert response.status_code == 200, (access, response.json())
+        api.credentials()
+        assert refresh(api, token).status_code == 401  # revoked
+
+
+def test_logout_with_a_valid_access_token_of_the_owner(api, user):
+    token = RefreshToken.for_user(user)
+    assert logout(bearer(api, str(token.access_token)), str(token)).status_code == 200
+    api.credentials()
+    assert refresh(api, str(token)).status_code == 401
 
 
 def test_logout_needs_a_token(api):

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterator
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from modules.email.service import DjangoEmailService, send_email
+from modules.email.service import DjangoEmailService, recipient_refused, send_email
 from modules.email.testing import SmtpSink, free_port, smtp_mailers, smtp_server
 
 
@@ -74,6 +75,23 @@ def test_backends_are_chosen_by_mailers(settings, tmp_path, mailoutbox):
     send_email("ann@example.com", "To a file", "test_email", {})
     [written] = tmp_path.iterdir()
     assert "Subject: To a file" in written.read_text()
+
+
+def test_a_refused_recipient_is_told_apart_from_a_server_failure(smtp):
+    smtp.refuse_recipients = {"gone@example.com": "550 5.1.1 No such user", "busy@example.com": "450 Mailbox busy"}
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as gone:
+        DjangoEmailService().send("gone@example.com", "x", "test_email", {})
+    assert recipient_refused(gone.value)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as busy:
+        DjangoEmailService().send("busy@example.com", "x", "test_email", {})
+    assert not recipient_refused(busy.value)  # temporary: the server's side
+    assert DjangoEmailService().send(["gone@example.com", "ada@example.com"], "x", "test_email", {}) == 1
+    assert [mail.rcpt_tos for mail in smtp.messages] == [["ada@example.com"]]
+    smtp.refuse_with = "554 Transaction failed"
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        DjangoEmailService().send("ada@example.com", "x", "test_email", {})
+    assert not recipient_refused(refused.value)  # the message, not the address
+    assert not recipient_refused(ConnectionRefusedError())
 
 
 def test_no_recipient_is_an_error():

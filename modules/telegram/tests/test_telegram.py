@@ -9,6 +9,7 @@ from modules.telegram.client import (
     DjangoTelegram,
     TelegramError,
     TelegramNotConfigured,
+    TimeBound,
     send_telegram_message,
     send_telegram_photo,
 )
@@ -87,6 +88,68 @@ def test_client_errors_are_not_retried(telegram):
         bot(telegram, sleeps).send_message(1, "x")
     assert caught.value.status == 400
     assert sleeps == []
+
+
+def test_refusals_of_the_chat_are_told_apart_from_the_bots_errors(telegram):
+    for status, description, refused in (
+        (403, "Forbidden: bot was blocked by the user", True),
+        (400, "Bad Request: chat not found", True),
+        (401, "Unauthorized", False),
+        (404, "Not Found", False),
+    ):
+        telegram.fail_next(status, description)
+        with pytest.raises(TelegramError) as caught:
+            bot(telegram, []).send_message(1, "x")
+        assert caught.value.recipient_refused is refused, status
+
+
+class FakeClock:
+    """Time that passes only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def bounded(fake: FakeTelegram, clock: FakeClock, bound: TimeBound, **options) -> DjangoTelegram:
+    defaults = {"max_retries": 10, "backoff_seconds": 0.5, "max_retry_after": 60}
+    return DjangoTelegram(
+        "9:tok", base_url=fake.url, bound=bound, sleep=clock.sleep, clock=clock, **(defaults | options)
+    )
+
+
+def test_a_bound_call_does_not_wait_on_a_long_retry_after(telegram):
+    telegram.fail_next(429, "Too Many Requests: retry after 3600", retry_after=3600)
+    clock = FakeClock()
+    with pytest.raises(TelegramError, match="429") as caught:
+        bounded(telegram, clock, TimeBound(total_seconds=10, max_wait_seconds=3)).send_message(1, "x")
+    assert caught.value.retryable and not caught.value.recipient_refused  # an outage
+    assert clock.sleeps == []
+    assert len(telegram.calls) == 1
+
+
+def test_a_bound_call_waits_a_short_retry_after_in_full(telegram):
+    telegram.fail_next(429, "Too Many Requests: retry after 2", retry_after=2)
+    clock = FakeClock()
+    bounded(telegram, clock, TimeBound(total_seconds=10, max_wait_seconds=3), max_retry_after=0).send_message(1, "x")
+    assert clock.sleeps == [2.0]  # not shortened to max_retry_after: that would only earn another 429
+
+
+def test_a_bound_call_stops_retrying_when_its_total_runs_out(telegram):
+    for _ in range(10):
+        telegram.fail_next(502, "Bad Gateway")
+    clock = FakeClock()
+    with pytest.raises(TelegramError, match="502"):
+        bounded(telegram, clock, TimeBound(total_seconds=3, max_wait_seconds=5)).send_message(1, "x")
+    assert clock.sleeps == [0.5, 1.0]  # the next wait (2.0) would end past 3 seconds
+    assert len(telegram.calls) == 3
 
 
 def test_unreachable_api_is_retried_and_never_shows_the_token():

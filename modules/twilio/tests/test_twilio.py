@@ -57,6 +57,19 @@ def test_errors_become_twilio_errors(twilio):
     assert not caught.value.is_outage
 
 
+def test_a_refused_destination_number_is_told_apart_from_the_senders_errors(twilio):
+    twilio.fail_next(400, 21211, "The 'To' number +15557654321 is not a valid phone number.")
+    with pytest.raises(TwilioError) as caught:
+        send_sms("+15557654321", "x")
+    assert (caught.value.status, caught.value.code) == (400, 21211)
+    assert caught.value.recipient_refused and not caught.value.is_outage
+    for status, code in ((401, 20003), (400, 21606), (429, 20429), (503, 20503)):
+        twilio.fail_next(status, code)
+        with pytest.raises(TwilioError) as caught:
+            send_sms("+15557654321", "x")
+        assert not caught.value.recipient_refused, (status, code)
+
+
 def test_unreachable_twilio_is_an_outage(settings):
     from modules.email.testing import free_port
 
@@ -65,6 +78,7 @@ def test_unreachable_twilio_is_an_outage(settings):
         with pytest.raises(TwilioError, match="unreachable") as caught:
             send_sms("+15557654321", "x")
     assert caught.value.is_outage
+    assert not caught.value.recipient_refused
 
 
 def test_not_configured(settings):
