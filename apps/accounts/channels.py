@@ -125,6 +125,26 @@ def deliver_code(
     )
 
 
+def probe(channel: str) -> None:
+    """One round trip to the channel's provider that sends nothing, bounded like a send: what a sign-in request
+    that sends no code does instead (apps.accounts.services.otp_request). Telegram: getMe; email: open a connection
+    to the mailer (with its TLS and login), NOOP, close; SMS and WhatsApp: fetch the Twilio account. Raises
+    DeliveryFailed (never RecipientRefused: there is no recipient) when the provider is out."""
+    try:
+        if channel == Channel.EMAIL:
+            DjangoEmailService().probe()
+        elif channel in (Channel.SMS, Channel.WHATSAPP):
+            DjangoTwilio().ping()
+        elif channel == Channel.TELEGRAM:
+            DjangoTelegram(bound=IN_REQUEST).get_me()
+        else:
+            raise DeliveryFailed(f"unknown channel {channel}")
+    except (TwilioError, TelegramError) as error:
+        raise DeliveryFailed(str(error)) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise DeliveryFailed(f"email: {type(error).__name__}: {error}") from error
+
+
 def deliver(channel: str, destination: str, *, subject: str, text: str, template: str, context: dict) -> None:
     """Send one message: email renders `template`, the other channels send `text`. Raises DeliveryFailed
     (RecipientRefused when the destination itself was refused)."""

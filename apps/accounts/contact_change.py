@@ -27,6 +27,7 @@ from apps.accounts.services import (
     check_channel,
     code_failure,
     issue_code,
+    supersede_telegram_sign_in_codes,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def start(flow: Flow, user: User, new_value: str, new_channel: str, *, client: C
             user=user,
             client=client,
             target=new_value,
+            approves=new_otp,
         )
     except DeliveryFailed:
         # Half a change is no change: the new code must not pair with an older owner code still outstanding.
@@ -164,14 +166,19 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
 
     Raises WrongCodes naming the wrong ones (wrong guesses count against each code's attempts, so they are
     committed before raising), or ChangeRefused when another account took the address or number meanwhile (the
-    codes are then spent: nothing is pending)."""
+    codes are then spent: nothing is pending).
+
+    The pending change is the one the newest owner code approves: its message named that new value, so it confirms
+    that change and no other (of two changes started at once, one's owner code never pairs with the other's new
+    code)."""
     previous = getattr(user, flow.field)
     taken = False
     with transaction.atomic():
         pending = OtpRequest.objects.select_for_update().filter(user=user, status=OtpStatus.SENT)
-        pending = pending.order_by("-created_at")
-        new_otp = pending.filter(purpose=flow.new_purpose).first()
-        owner_otp = pending.filter(purpose=flow.owner_purpose).first()
+        owner_otp = pending.filter(purpose=flow.owner_purpose).order_by("-created_at").first()
+        new_otp = None
+        if owner_otp is not None and owner_otp.approves_id is not None:
+            new_otp = pending.filter(purpose=flow.new_purpose, pk=owner_otp.approves_id).first()
         if new_otp is None or owner_otp is None:
             failures = {"pending": f"no {flow.label} pending"}
         else:
@@ -200,6 +207,9 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
                         status=OtpStatus.SENT,
                         identifier__in=[item.lower() for item in (previous, value) if item],
                     ).update(status=OtpStatus.SUPERSEDED)
+                else:
+                    # Nor by a code the replaced chat holds (stored under the email or phone, which stay).
+                    supersede_telegram_sign_in_codes(user)
                 activity_record(flow.changed, user=user, client=client, **{flow.detail: value}, previous=previous)
         if failures:
             activity_record(flow.failed, user=user, client=client, reasons=failures)

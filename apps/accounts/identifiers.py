@@ -16,6 +16,11 @@ from modules.twilio.client import E164
 PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 IDENTIFIER_HELP = "Enter an email address or a phone number in international form, e.g. +15551234567."
 EMAIL_HELP = "Enter an email address with a plain (ASCII) part before the @, e.g. ada@example.com."
+EMAIL_MAX_LENGTH = 254  # RFC 5321's limit, and the length of every column that stores one
+EMAIL_TOO_LONG = (
+    f"The email address is too long: at most {EMAIL_MAX_LENGTH} characters once an international domain is "
+    "written in its ASCII (xn--) form."
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ def canonical_email(text: str) -> str:
     The local part must be plain ASCII. Django's validator lets through U+017F (long s) and U+0131 (dotless i),
     which PostgreSQL's UPPER() (behind email__iexact) folds to 'S' and 'I': '\u017fam@x' would then find the
     account of 'sam@x' while its code went to another mailbox. Quoted local parts are refused: '"ada"@x' is the
-    mailbox 'ada@x' under another name.
+    mailbox 'ada@x' under another name. The length is checked on the result: an international domain grows in its
+    xn-- form (a 95-character address can need 305), past what the columns hold.
     """
     local, _, domain = text.rpartition("@")
     if not local.isascii() or local.startswith('"'):
@@ -67,6 +73,8 @@ def canonical_email(text: str) -> str:
         validate_email(address)
     except (UnicodeError, ValidationError):
         raise ValueError(IDENTIFIER_HELP) from None
+    if len(address) > EMAIL_MAX_LENGTH:
+        raise ValueError(EMAIL_TOO_LONG)
     return address
 
 

@@ -128,6 +128,14 @@ class OtpRequest(models.Model):
     purpose = models.CharField(max_length=16, choices=OtpPurpose, default=OtpPurpose.SIGN_IN)
     channel = models.CharField(max_length=16, choices=Channel)
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="otp_requests")
+    approves = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_by",
+        help_text="For the owner's code of a change: the code sent to the new value, the change it agrees to.",
+    )
     salt = models.CharField(max_length=32, editable=False)
     code_hash = models.CharField(max_length=64, editable=False)
     status = models.CharField(max_length=16, choices=OtpStatus, default=OtpStatus.PENDING)

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from apps.accounts.avatars import AvatarRejected, clean_avatar
 from apps.accounts.codes import CODE_DIGITS
-from apps.accounts.identifiers import EMAIL_HELP, Identifier, parse_identifier
+from apps.accounts.identifiers import EMAIL_HELP, EMAIL_TOO_LONG, Identifier, parse_identifier
 from apps.accounts.models import ActivityLog, Channel, User
 from apps.accounts.services import PROFILE_FIELDS
 
@@ -45,7 +45,7 @@ class ContactField(IdentifierField):
         try:
             identifier = parse_identifier(text)
         except ValueError as error:
-            message = str(error) if str(error) == EMAIL_HELP else self.HELP[self.kind]
+            message = str(error) if str(error) in (EMAIL_HELP, EMAIL_TOO_LONG) else self.HELP[self.kind]
             raise serializers.ValidationError(message) from None
         if identifier.kind != self.kind:
             raise serializers.ValidationError(self.HELP[self.kind])
@@ -59,7 +59,7 @@ class OtpRequestSerializer(serializers.Serializer):
 
 def code_field(sent_to: str) -> serializers.RegexField:
     return serializers.RegexField(
-        rf"^\d{{{CODE_DIGITS}}}$",
+        rf"^[0-9]{{{CODE_DIGITS}}}$",
         error_messages={"invalid": f"The code is {CODE_DIGITS} digits."},
         help_text=f"The {CODE_DIGITS}-digit code sent to {sent_to}",
     )
@@ -143,7 +143,7 @@ class ProfileUpdateSerializer(serializers.ModelSerializer):
 
 class TelegramLinkSerializer(serializers.Serializer):
     chat_id = serializers.RegexField(
-        r"^-?\d{1,20}$",
+        r"^-?[0-9]{1,20}$",  # ASCII digits: \d also matches other scripts' digits, which Telegram's ids never hold
         error_messages={"invalid": "A Telegram chat id is a number, e.g. 123456789."},
         help_text="The chat to link; the user must have started a conversation with the bot",
     )

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import update_last_login
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -23,6 +23,7 @@ from apps.accounts.channels import (
     available_channels,
     channel_configured,
     deliver_code,
+    probe,
 )
 from apps.accounts.codes import code_matches, hash_code, new_code, new_salt
 from apps.accounts.identifiers import Identifier
@@ -105,6 +106,21 @@ def otp_request(identifier: Identifier, channel: str, *, client: Client) -> None
     user = find_user(identifier)
     destination = _destination(identifier, channel, user)
     if destination is None:
+        # Nothing is sent, but the answer and its cost are those of a send: one time-bounded round trip to the same
+        # provider, which answers 503 in an outage as a send would. Otherwise an outage (or the timing) would tell
+        # the identifiers the server sends to (an account, a linked chat) from those it sends nothing to.
+        try:
+            probe(channel)
+        except DeliveryFailed:
+            activity_record(
+                Activity.OTP_REQUESTED,
+                user=user,
+                client=client,
+                channel=channel,
+                sent=False,
+                error="provider unavailable",
+            )
+            raise
         activity_record(Activity.OTP_REQUESTED, user=user, client=client, channel=channel, sent=False)
         return
     try:
@@ -134,12 +150,14 @@ def issue_code(
     user: User | None,
     client: Client,
     target: str = "",
+    approves: OtpRequest | None = None,
 ) -> OtpRequest:
     """Create and deliver one code. Raises DeliveryFailed (the code is marked failed; earlier codes stay valid).
 
-    `target` is the chat, address or number a change code is about (named in the message). Once delivered, the
-    code replaces the earlier codes of the same purpose: of the identifier for sign-in, of the user for a change
-    (apps.accounts.contact_change)."""
+    `target` is the chat, address or number a change code is about (named in the message); `approves`, for the
+    owner's code of a change, the code sent to that new value (apps.accounts.contact_change): the owner code confirms
+    that change and no other. Once delivered, a sign-in code replaces the earlier sign-in codes of the identifier,
+    and an owner code the user's earlier change of its kind (see _replaced_by)."""
     minutes = _conf("OTP_EXPIRY_MINUTES")
     code, salt = new_code(), new_salt()
     otp = OtpRequest.objects.create(
@@ -147,6 +165,7 @@ def issue_code(
         purpose=purpose,
         channel=channel,
         user=user,
+        approves=approves,
         salt=salt,
         code_hash=hash_code(code, identifier=identifier, salt=salt),
         expires_at=timezone.now() + timedelta(minutes=minutes),
@@ -159,14 +178,46 @@ def issue_code(
         OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.FAILED, error=error.reason)
         logger.warning("%s code %s over %s not delivered: %s", purpose, otp.pk, channel, error.reason)
         raise
-    earlier = OtpRequest.objects.filter(purpose=purpose, status=OtpStatus.SENT)
-    earlier = earlier.filter(identifier=identifier) if purpose == OtpPurpose.SIGN_IN else earlier.filter(user=user)
     with transaction.atomic():
-        earlier.update(status=OtpStatus.SUPERSEDED)
+        for earlier in _replaced_by(otp):
+            earlier.update(status=OtpStatus.SUPERSEDED)
         OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.SENT, sent_at=timezone.now())
     logger.info("%s code %s sent over %s", purpose, otp.pk, channel)
     otp.status = OtpStatus.SENT
     return otp
+
+
+def _replaced_by(otp: OtpRequest) -> list[QuerySet[OtpRequest]]:
+    """The outstanding codes a delivered code replaces.
+
+    A sign-in code replaces the identifier's earlier sign-in codes. The code sent to the new value of a change replaces
+    nothing: it works only with the owner code that approves it, and two changes started at once must not pair one's
+    new code with the other's owner code. The owner code replaces the user's earlier owner codes of its kind, then the
+    new-value codes of its kind except the one it approves and those whose own owner code is still being sent (that
+    send, when it ends, replaces this change in turn): so the change whose owner code arrived last is the one pending,
+    with both its codes."""
+    sent = OtpRequest.objects.filter(status=OtpStatus.SENT).exclude(pk=otp.pk)
+    if otp.purpose == OtpPurpose.SIGN_IN:
+        return [sent.filter(purpose=OtpPurpose.SIGN_IN, identifier=otp.identifier)]
+    if otp.approves is None:
+        return []
+    in_flight = OtpRequest.objects.filter(
+        user=otp.user, purpose=otp.purpose, status=OtpStatus.PENDING, approves__isnull=False
+    ).exclude(pk=otp.pk)
+    new_codes = sent.filter(user=otp.user, purpose=otp.approves.purpose).exclude(pk=otp.approves.pk)
+    return [
+        sent.filter(user=otp.user, purpose=otp.purpose),
+        new_codes.exclude(pk__in=in_flight.values("approves_id")),
+    ]
+
+
+def supersede_telegram_sign_in_codes(user: User) -> None:
+    """End the sign-in codes already sent to the user's Telegram chat: call it in the transaction that re-links or
+    unlinks the chat. They are stored under the account's email or phone, which stays, so nothing else ends them,
+    and a code the old chat holds must not sign in once the chat is no longer the account's."""
+    OtpRequest.objects.filter(
+        user=user, purpose=OtpPurpose.SIGN_IN, channel=Channel.TELEGRAM, status=OtpStatus.SENT
+    ).update(status=OtpStatus.SUPERSEDED)
 
 
 def code_failure(otp: OtpRequest | None, code: str) -> str:

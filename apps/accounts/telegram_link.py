@@ -16,7 +16,7 @@ from apps.accounts import contact_change
 from apps.accounts.channels import channel_configured, deliver
 from apps.accounts.contact_change import TELEGRAM, ChangeRefused, owner_channel
 from apps.accounts.models import Activity, Channel, User
-from apps.accounts.services import Client, activity_record
+from apps.accounts.services import Client, activity_record, supersede_telegram_sign_in_codes
 
 LINK_PATH = TELEGRAM.path
 
@@ -56,6 +56,7 @@ def unlink(user: User, *, client: Client) -> User:
     with transaction.atomic():
         user.telegram_chat_id = ""
         user.save(update_fields=["telegram_chat_id"])
+        supersede_telegram_sign_in_codes(user)
         activity_record(Activity.TELEGRAM_UNLINKED, user=user, client=client, chat_id=chat_id, told=channel)
         deliver(
             channel,

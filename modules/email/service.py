@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.template.loader import render_to_string
 
 
@@ -46,6 +47,21 @@ class DjangoEmailService:
     def send(self, to: str | Sequence[str], subject: str, template: str, context: Mapping[str, Any]) -> int:
         """Send now, in this process; raises the backend's error (e.g. SMTPException, OSError) on failure."""
         return self.build(to, subject, template, context).send(using=self.mailer)
+
+    def probe(self) -> None:
+        """Open a connection to the mailer and close it, sending nothing: for SMTP the connection, STARTTLS or SSL
+        and the login a send makes, then a NOOP, within the mailer's timeout. Raises what a send would (an
+        SMTPException or OSError) when the server is out; the other backends have nothing to reach."""
+        connection = mailers[self.mailer] if self.mailer else mailers.default
+        if not isinstance(connection, SmtpBackend):
+            return  # console, locmem: nothing to reach; opening the file backend would leave an empty file
+        try:
+            connection.open()
+            code, message = connection.connection.noop()
+            if code != 250:
+                raise smtplib.SMTPResponseException(code, message)
+        finally:
+            connection.close()
 
 
 def recipient_refused(error: BaseException) -> bool:

@@ -45,6 +45,11 @@ class SmtpSink:
         self.refuse_with: str | None = None  # e.g. "554 Transaction failed": the server refuses every message
         # address -> reply to its RCPT, e.g. {"gone@example.com": "550 5.1.1 No such user"}: refused recipients
         self.refuse_recipients: dict[str, str] = {}
+        self.noops = 0  # NOOP commands received: DjangoEmailService.probe() sends one
+
+    async def handle_NOOP(self, server: Any, session: Any, envelope: Any, arg: str) -> str:
+        self.noops += 1
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         refusal = self.refuse_recipients.get(address.lower())

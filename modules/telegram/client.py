@@ -124,6 +124,10 @@ class DjangoTelegram:
     def _backoff(self, attempt: int) -> float:
         return self.backoff_seconds * (2**attempt)
 
+    def get_me(self) -> dict[str, Any]:
+        """The bot's own user: a call that sends nothing, to check the token and that Telegram answers."""
+        return self.call("getMe", {})
+
     def send_message(
         self,
         chat_id: int | str,

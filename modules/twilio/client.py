@@ -108,6 +108,12 @@ class DjangoTwilio:
         message = self._call(lambda: self.client.messages.create(**fields))
         return SentMessage(sid=message.sid, status=str(message.status))
 
+    def ping(self) -> str:
+        """Fetch the account (an authenticated GET that sends nothing): checks the credentials and that Twilio
+        answers, within the configured timeout. Returns the account's status ("active")."""
+        account = self._call(lambda: self.client.api.v2010.accounts(self.conf["ACCOUNT_SID"]).fetch())
+        return str(account.status)
+
     def verify_start(self, to: str, channel: str = "sms") -> str:
         """Twilio Verify sends its own code; returns the verification status ("pending")."""
         verification = self._call(lambda: self._verify().verifications.create(to=to, channel=channel))

@@ -1,4 +1,5 @@
-"""A local HTTP server that speaks Twilio's REST endpoints (Messages, Verify) and records every call: for tests."""
+"""A local HTTP server that speaks Twilio's REST endpoints (Account, Messages, Verify) and records every call: for
+tests."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from modules.local_http import json_server
 
+ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)\.json$")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
 VERIFICATIONS = re.compile(r"^/v2/Services/(?P<service>VA\w+)/Verifications$")
 VERIFICATION_CHECK = re.compile(r"^/v2/Services/(?P<service>VA\w+)/VerificationCheck$")
@@ -46,6 +48,8 @@ class FakeTwilio:
         if self.failures:
             status, code, message = self.failures.pop(0)
             return status, {"code": code, "message": message, "status": status}
+        if match := ACCOUNT.match(call.path):
+            return 200, {"sid": match["account"], "friendly_name": "Test account", "status": "active", "type": "Full"}
         if match := MESSAGES.match(call.path):
             return 201, {
                 "sid": "SM" + secrets.token_hex(16),

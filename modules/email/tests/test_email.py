@@ -111,3 +111,26 @@ def test_test_email_command_fails_clearly(settings):
     settings.MAILERS = smtp_mailers(free_port())
     with pytest.raises(CommandError, match="sending failed: ConnectionRefusedError"):
         call_command("test_email", "ops@example.com")
+
+
+def test_probe_opens_a_connection_and_sends_nothing(smtp):
+    DjangoEmailService().probe()
+    assert smtp.noops == 1
+    assert smtp.messages == []
+
+
+def test_probe_of_an_unreachable_server_raises_as_a_send_would(settings):
+    settings.MAILERS = smtp_mailers(free_port())
+    with pytest.raises(OSError):
+        DjangoEmailService().probe()
+
+
+def test_probe_of_a_backend_without_a_server_does_nothing(settings, tmp_path):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": str(tmp_path)},
+        }
+    }
+    DjangoEmailService().probe()
+    assert list(tmp_path.iterdir()) == []

@@ -197,3 +197,13 @@ def test_test_telegram_command_fails_clearly(telegram, settings):
     settings.TELEGRAM = {**settings.TELEGRAM, "CHAT_ID": ""}
     with pytest.raises(CommandError, match="no chat to message"):
         call_command("test_telegram")
+
+
+def test_get_me_checks_the_bot_and_sends_nothing(telegram):
+    assert DjangoTelegram().get_me()["is_bot"] is True
+    [call] = telegram.calls
+    assert (call.token, call.method) == ("123:test-token", "getMe")
+    telegram.fail_next(401, "Unauthorized")
+    with pytest.raises(TelegramError) as caught:
+        DjangoTelegram().get_me()
+    assert caught.value.status == 401

@@ -112,3 +112,22 @@ def test_test_twilio_command_fails_clearly(twilio):
     twilio.fail_next(500)
     with pytest.raises(CommandError, match="Twilio 500"):
         call_command("test_twilio", "+15557654321")
+
+
+def test_ping_fetches_the_account_with_credentials_and_sends_nothing(twilio, settings):
+    assert DjangoTwilio().ping() == "active"
+    [call] = twilio.calls
+    assert call.path == f"/2010-04-01/Accounts/{settings.TWILIO['ACCOUNT_SID']}.json"
+    assert (call.username, call.password) == (settings.TWILIO["ACCOUNT_SID"], "test-auth-token")
+    assert twilio.messages() == []
+
+
+def test_ping_raises_on_an_outage_or_bad_credentials(twilio, settings):
+    for status, code in ((503, 20503), (401, 20003)):
+        twilio.fail_next(status, code)
+        with pytest.raises(TwilioError) as caught:
+            DjangoTwilio().ping()
+        assert caught.value.status == status
+    settings.TWILIO = {**settings.TWILIO, "API_BASE_URL": "http://127.0.0.1:9"}
+    with pytest.raises(TwilioError, match="unreachable"):
+        DjangoTwilio().ping()
