@@ -4,6 +4,8 @@ the outcome, and a queued task would store the code in its arguments."""
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -130,7 +132,7 @@ def probe(channel: str) -> None:
     that sends no code does instead (apps.accounts.services.otp_request). Telegram: getMe; email: open a connection
     to the mailer (with its TLS and login), NOOP, close; SMS and WhatsApp: fetch the Twilio account. Raises
     DeliveryFailed (never RecipientRefused: there is no recipient) when the provider is out."""
-    try:
+    with _provider_errors(recipient=False):
         if channel == Channel.EMAIL:
             DjangoEmailService().probe()
         elif channel in (Channel.SMS, Channel.WHATSAPP):
@@ -139,16 +141,12 @@ def probe(channel: str) -> None:
             DjangoTelegram(bound=IN_REQUEST).get_me()
         else:
             raise DeliveryFailed(f"unknown channel {channel}")
-    except (TwilioError, TelegramError) as error:
-        raise DeliveryFailed(str(error)) from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryFailed(f"email: {type(error).__name__}: {error}") from error
 
 
 def deliver(channel: str, destination: str, *, subject: str, text: str, template: str, context: dict) -> None:
     """Send one message: email renders `template`, the other channels send `text`. Raises DeliveryFailed
     (RecipientRefused when the destination itself was refused)."""
-    try:
+    with _provider_errors(recipient=True):
         if channel == Channel.EMAIL:
             DjangoEmailService().send(destination, subject, template, context)
         elif channel == Channel.SMS:
@@ -159,9 +157,17 @@ def deliver(channel: str, destination: str, *, subject: str, text: str, template
             DjangoTelegram(bound=IN_REQUEST).send_message(destination, text)
         else:
             raise DeliveryFailed(f"unknown channel {channel}")
+
+
+@contextmanager
+def _provider_errors(*, recipient: bool) -> Iterator[None]:
+    """The providers' errors as DeliveryFailed; as RecipientRefused when there is a `recipient` and the provider
+    refused that destination itself."""
+    try:
+        yield
     except (TwilioError, TelegramError) as error:
-        failure = RecipientRefused if error.recipient_refused else DeliveryFailed
-        raise failure(str(error)) from error
+        refused = recipient and error.recipient_refused
+        raise (RecipientRefused if refused else DeliveryFailed)(str(error)) from error
     except (smtplib.SMTPException, OSError) as error:
-        failure = RecipientRefused if recipient_refused(error) else DeliveryFailed
-        raise failure(f"email: {type(error).__name__}: {error}") from error
+        refused = recipient and recipient_refused(error)
+        raise (RecipientRefused if refused else DeliveryFailed)(f"email: {type(error).__name__}: {error}") from error
