@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,18 @@ def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def renamed_copy(tmp_path_factory) -> tuple[Path, dict[str, str], subprocess.CompletedProcess[str]]:
-    copy = copy_of_repository(tmp_path_factory.mktemp("repo"))
+def renamed_copy() -> Iterator[tuple[Path, dict[str, str], subprocess.CompletedProcess[str]]]:
+    # Not under pytest's temporary root: every pytest session that starts (the copy's own test run, or another run
+    # on the machine) chmods /tmp/pytest-of-<user> back to 0700, and the copy's embedded PostgreSQL, which runs as
+    # its own system user when we are root, could then no longer reach its data directory.
+    root = Path(tempfile.mkdtemp(prefix="renamed-copy-"))
+    try:
+        yield _renamed(copy_of_repository(root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _renamed(copy: Path) -> tuple[Path, dict[str, str], subprocess.CompletedProcess[str]]:
     old = read_identity((copy / "config" / "config.py").read_text())
     before = {name: (copy / name).read_text() for name in IDENTITY_FILES}
     assert old.slug != SLUG

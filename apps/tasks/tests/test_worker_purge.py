@@ -24,6 +24,13 @@ def status(run_id: str) -> str:
     return TaskRun.objects.get(pk=run_id).status
 
 
+def group_names(client: redis.Redis, stream: str) -> list[bytes]:
+    try:
+        return [group["name"] for group in client.xinfo_groups(stream)]
+    except redis.ResponseError:  # no such key (yet)
+        return []
+
+
 def blocked_reader(client: redis.Redis) -> bool:
     """A client of the test database is blocked in XREADGROUP (the idle worker waiting for work)."""
     database = client.connection_pool.connection_kwargs.get("db", 0)
@@ -76,7 +83,8 @@ def test_a_worker_whose_stream_is_deleted_while_it_waits_keeps_running(start_wor
 
     # registered() fails at once, with the worker's output, if the worker exited instead of recreating its group.
     wait_for(lambda: worker.registered() and "was deleted under the worker" in worker.output(), what="the log line")
-    assert [group["name"] for group in redis_client.xinfo_groups(stream_key(queue_name))] == [GROUP.encode()]
+    # The worker logs first, then recreates the group: wait for it rather than read it at once.
+    wait_for(lambda: group_names(redis_client, stream_key(queue_name)) == [GROUP.encode()], what="the group")
     result = jobs.add.using(queue_name=queue_name).enqueue(2, 3)
     wait_for(lambda: status(result.id) == TaskResultStatus.SUCCESSFUL, what="the worker to run a new task")
     assert TaskRun.objects.get(pk=result.id).return_value == 5
