@@ -37,12 +37,16 @@ run: superuser
 test: install-dev
 	DJANGO_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
 
+# Style, the import contracts of pyproject.toml ([tool.importlinter]: the layers) and the types.
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
+	@$(MAKE) --no-print-directory typecheck
 
+# The django-stubs plugin loads config.settings, which needs an environment: test needs no services.
 typecheck: install-dev
-	$(PY) -m mypy
+	DJANGO_ENV=test $(PY) -m mypy
 
 check: install
 	$(PY) manage.py check

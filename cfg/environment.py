@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -30,7 +29,3 @@ def detect_environment(explicit: str | None, argv: list[str] | None = None) -> E
     if "pytest" in sys.modules or (len(argv) > 1 and argv[1] == "test"):
         return Environment.TEST
     return Environment.DEVELOPMENT
-
-
-def explicit_environment(sources: Mapping[str, str]) -> str | None:
-    return sources.get("DJANGO_ENV") or None

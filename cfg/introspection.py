@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, SecretStr
@@ -37,6 +38,9 @@ def _masked(value: Any) -> Any:
 
 
 def mask_url_password(url: str) -> str:
+    """The URL with the password of its credentials replaced by the mask: the one masker of the project."""
+    if "://" not in url:
+        return url
     scheme, _, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     user, colon, _password = credentials.partition(":")
@@ -52,7 +56,11 @@ class EnvVar(NamedTuple):
 
 def env_var_reference(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[EnvVar]:
     """Every field as an environment variable, nested models flattened with `__`: its field default, the smart
-    defaults that replace it per environment, and its description."""
+    defaults that replace it per environment, and its description.
+
+    A default that a subclass sets (ProjectConfig's project_name and project_slug) is shown as where it is set,
+    not its value: the README embeds this table, and a renamed project's README must stay byte-identical to
+    upstream's, or every upstream change to the table would conflict in a `git merge`."""
     rows: list[EnvVar] = []
     for name, field in model.model_fields.items():
         if field.exclude:
@@ -62,10 +70,12 @@ def env_var_reference(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> l
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows.extend(env_var_reference(annotation, path))
             continue
-        default = field.get_default(call_default_factory=True)
-        rows.append(
-            EnvVar(env_var_name(path), _default_text(default), _per_environment(path), _description(model, name))
-        )
+        declared_in = [cls for cls in model.__mro__ if name in inspect.get_annotations(cls)]
+        if len(declared_in) > 1 and declared_in[0] is model:
+            default_text = f"(set in {declared_in[0].__module__.replace('.', '/')}.py)"
+        else:
+            default_text = _default_text(field.get_default(call_default_factory=True))
+        rows.append(EnvVar(env_var_name(path), default_text, _per_environment(path), _description(model, name)))
     return rows
 
 

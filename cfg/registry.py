@@ -9,7 +9,8 @@ from cfg.exceptions import RegistryError
 
 REGISTRY: dict[str, dict[str, str]] = {
     "core": {
-        "DjangoConfig": "cfg.models.core:DjangoConfig",
+        "DjangoConfig": "cfg.config:DjangoConfig",
+        "CoreConfig": "cfg.models.core:CoreConfig",
         "Environment": "cfg.environment:Environment",
         "detect_environment": "cfg.environment:detect_environment",
         "load_config": "cfg.loading:load_config",
@@ -32,6 +33,9 @@ REGISTRY: dict[str, dict[str, str]] = {
         "NgrokConfig": "cfg.models.integrations:NgrokConfig",
         "AccountsConfig": "cfg.models.accounts:AccountsConfig",
         "PeriodicTaskConfig": "cfg.models.tasks:PeriodicTaskConfig",
+        "AppSpec": "cfg.models.apps:AppSpec",
+        "MiddlewareSpec": "cfg.models.apps:MiddlewareSpec",
+        "NavigationItem": "cfg.models.unfold:NavigationItem",
     },
     "services": {
         "AppDatabaseRouter": "cfg.db.router:AppDatabaseRouter",
@@ -46,7 +50,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "get_logger": "modules.logger.loggers:get_logger",
         "JsonFormatter": "modules.logger.formatters:JsonFormatter",
         "run_readiness_checks": "modules.health.checks:run_readiness_checks",
-        "DjangoEmailService": "modules.email.service:DjangoEmailService",
+        "DjangoEmailService": "modules.email.mailer:DjangoEmailService",
         "send_email": "modules.email.service:send_email",
         "DjangoTelegram": "modules.telegram.client:DjangoTelegram",
         "send_telegram_message": "modules.telegram.client:send_telegram_message",

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cfg.models.core import DjangoConfig
+from cfg.config import DjangoConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -10,6 +10,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 class ProjectConfig(DjangoConfig):
     project_name: str = "Django Starter"
     project_slug: str = "django_starter"
+    # The project's own apps and middleware: project_apps and project_middleware (docs/apps.md).
 
 
 config = ProjectConfig.load_or_exit(BASE_DIR)

@@ -1,22 +1,16 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-urlpatterns = [
-    path("", include("modules.health.urls")),
-    path("admin/", admin.site.urls),
-]
+from cfg.urls import mounted_urlpatterns
 
-if "accounts" in settings.ENABLED_APPS:
-    urlpatterns += [path("api/", include("apps.accounts.urls"))]
+# The enabled apps and modules mount themselves (cfg.catalog and project_apps in config/config.py).
+urlpatterns = [path("admin/", admin.site.urls), *mounted_urlpatterns()]
 
 if settings.DEBUG:  # uploaded files (avatars) in development; in production Caddy serves them (docker/Caddyfile)
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
-
-if "tasks" in settings.ENABLED_APPS:
-    urlpatterns += [path("api/tasks/", include("apps.tasks.urls"))]
 
 if settings.API_DOCS_ENABLED:
     urlpatterns += [

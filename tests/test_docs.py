@@ -19,3 +19,16 @@ def test_readme_lists_every_environment_variable_with_its_default(capsys):
 def test_readme_shows_the_two_commands():
     text = README.read_text()
     assert "make run" in text and "make test" in text
+
+
+def test_the_environment_table_does_not_embed_the_project_name(capsys):
+    """The README carries this table: were the name in it, every renamed clone's README would differ from
+    upstream's, and each upstream change to the table would conflict in `git merge`."""
+    from config.config import ProjectConfig
+
+    call_command("show_config", env_vars=True)
+    generated = capsys.readouterr().out
+    assert "| `PROJECT_NAME` | `(set in config/config.py)` |" in generated
+    assert "| `PROJECT_SLUG` | `(set in config/config.py)` |" in generated
+    for field in ("project_name", "project_slug"):
+        assert f"`{ProjectConfig.model_fields[field].default}`" not in generated

@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.http import HttpRequest
 from import_export import resources
 from import_export.admin import ImportExportModelAdmin
 from unfold.admin import ModelAdmin, TabularInline
@@ -10,6 +9,7 @@ from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.forms import AdminPasswordChangeForm
 
 from apps.accounts.models import ActivityLog, OtpRequest, RegistrationSource, User
+from modules.unfold.admin import ReadOnlyAdminMixin
 
 
 class UserResource(resources.ModelResource):
@@ -101,7 +101,7 @@ class UserAdmin(DjangoUserAdmin, ModelAdmin, ImportExportModelAdmin):
 
 
 @admin.register(ActivityLog)
-class ActivityLogAdmin(ModelAdmin):
+class ActivityLogAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("created_at", "action", "user", "ip", "user_agent")
     list_filter = ("action", ("created_at", RangeDateTimeFilter))
     list_filter_submit = True
@@ -109,15 +109,9 @@ class ActivityLogAdmin(ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = ("user", "action", "ip", "user_agent", "details", "created_at")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(OtpRequest)
-class OtpRequestAdmin(ModelAdmin):
+class OtpRequestAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """Codes are never shown: only their delivery and use (the hash and salt are left out entirely)."""
 
     fields = (
@@ -141,9 +135,3 @@ class OtpRequestAdmin(ModelAdmin):
     list_filter_submit = True
     search_fields = ("identifier", "ip", "user__email", "user__phone")
     list_select_related = ("user",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

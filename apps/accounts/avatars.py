@@ -11,15 +11,13 @@ import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from apps.accounts.exceptions import AvatarRejected
+
 MAX_SIDE = 4096
 UNREADABLE = "The file is not an image that can be read."
 
 
-class AvatarRejected(Exception):
-    """The upload is not an accepted image (type, size or dimensions)."""
-
-
-def clean_avatar(content: bytes, allowed: list[str]) -> tuple[bytes, str]:
+def avatar_clean(*, content: bytes, allowed: list[str]) -> tuple[bytes, str]:
     """Return (re-encoded bytes, file extension) or raise AvatarRejected with a message for the client."""
     try:
         with Image.open(io.BytesIO(content)) as image:

@@ -7,30 +7,20 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
+from apps.accounts.exceptions import ChannelMismatch, ChannelUnavailable, DeliveryFailed, RecipientRefused
+from apps.accounts.identifiers import Identifier
 from apps.accounts.models import Channel, OtpPurpose
-from modules.email.service import DjangoEmailService, recipient_refused
+from modules.email.mailer import DjangoEmailService, recipient_refused
 from modules.telegram.client import DjangoTelegram, TelegramError, TimeBound
 from modules.twilio.client import DjangoTwilio, TwilioError
 
 # Someone waits on every send made here (a web request): no long retry_after waits, a short total. Telegram is the
 # provider that retries; SMTP and Twilio make one attempt within their configured timeouts.
 IN_REQUEST = TimeBound(total_seconds=10.0, max_wait_seconds=3.0)
-
-
-class DeliveryFailed(Exception):
-    """The provider could not take the message; `reason` is safe to store (it never holds the code)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason[:255]
-
-
-class RecipientRefused(DeliveryFailed):
-    """The provider works but refused this destination (a chat that blocked the bot, a mailbox or number that does
-    not exist): another destination would have worked. Any other DeliveryFailed is an outage on the sending side."""
 
 
 def channel_configured(channel: str) -> bool:
@@ -47,6 +37,18 @@ def channel_configured(channel: str) -> bool:
 
 def available_channels() -> list[str]:
     return [channel for channel in Channel.values if channel_configured(channel)]
+
+
+def channel_check(*, identifier: Identifier, channel: str) -> None:
+    """Raise ChannelUnavailable when the channel is not configured, ChannelMismatch when it cannot reach the
+    identifier."""
+    if not channel_configured(channel):
+        offered = ", ".join(available_channels()) or "none"
+        raise ChannelUnavailable(f"The {channel} channel is not configured on this server. Available: {offered}.")
+    if channel == Channel.EMAIL and identifier.kind != "email":
+        raise ChannelMismatch("The email channel needs an email address as identifier.")
+    if channel in (Channel.SMS, Channel.WHATSAPP) and identifier.kind != "phone":
+        raise ChannelMismatch(f"The {channel} channel needs a phone number in international form, e.g. +15551234567.")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def probe(channel: str) -> None:
             raise DeliveryFailed(f"unknown channel {channel}")
 
 
-def deliver(channel: str, destination: str, *, subject: str, text: str, template: str, context: dict) -> None:
+def deliver(channel: str, destination: str, *, subject: str, text: str, template: str, context: dict[str, Any]) -> None:
     """Send one message: email renders `template`, the other channels send `text`. Raises DeliveryFailed
     (RecipientRefused when the destination itself was refused)."""
     with _provider_errors(recipient=True):

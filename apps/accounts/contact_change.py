@@ -10,37 +10,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.channels import DeliveryFailed, available_channels, channel_configured, deliver
+from apps.accounts.activity import Client, activity_record
+from apps.accounts.channels import available_channels, channel_check, channel_configured, deliver
+from apps.accounts.exceptions import ChangeRefused, DeliveryFailed, ProviderUnavailable, WrongCodes
 from apps.accounts.identifiers import Identifier
 from apps.accounts.models import Activity, Channel, OtpPurpose, OtpRequest, OtpStatus, User
-from apps.accounts.services import (
-    ChannelMismatch,
-    ChannelUnavailable,
-    Client,
-    activity_record,
-    check_channel,
-    code_failure,
-    issue_code,
-    supersede_telegram_sign_in_codes,
-)
+from apps.accounts.otp import otp_failure, otp_issue, otp_supersede_telegram_sign_in
+from apps.accounts.selectors import user_identifier_taken
 
 logger = logging.getLogger(__name__)
 
 PHONE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
-
-
-class ChangeRefused(Exception):
-    """The change cannot be done as asked; the message says why and what to do."""
-
-
-class WrongCodes(Exception):
-    """One or both codes of a pending change are wrong, expired or used up, or no change is pending."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +117,7 @@ def phone_channel() -> str | None:
     return next((channel for channel in PHONE_CHANNELS if channel_configured(channel)), None)
 
 
-def start(flow: Flow, user: User, new_value: str, new_channel: str, *, client: Client, **details: str) -> str:
+def change_start(*, flow: Flow, user: User, new_value: str, new_channel: str, client: Client, **details: str) -> str:
     """Send one code to the new value over `new_channel` and one to the owner's channel; return that channel's name.
 
     Raises ChangeRefused, or DeliveryFailed (then no change is pending)."""
@@ -141,13 +127,22 @@ def start(flow: Flow, user: User, new_value: str, new_channel: str, *, client: C
             f"Your account has no channel this server can send a confirmation code to, so {flow.unreachable}"
         )
     owner_kind, owner_destination = owner
-    activity_record(flow.requested, user=user, client=client, **{flow.detail: new_value}, owner=owner_kind, **details)
-    new_otp = issue_code(new_value, new_channel, new_value, purpose=flow.new_purpose, user=user, client=client)
+    activity_record(
+        action=flow.requested, user=user, client=client, **{flow.detail: new_value}, owner=owner_kind, **details
+    )
+    new_otp = otp_issue(
+        identifier=new_value,
+        channel=new_channel,
+        destination=new_value,
+        purpose=flow.new_purpose,
+        user=user,
+        client=client,
+    )
     try:
-        issue_code(
-            owner_destination,
-            owner_kind,
-            owner_destination,
+        otp_issue(
+            identifier=owner_destination,
+            channel=owner_kind,
+            destination=owner_destination,
             purpose=flow.owner_purpose,
             user=user,
             client=client,
@@ -161,7 +156,7 @@ def start(flow: Flow, user: User, new_value: str, new_channel: str, *, client: C
     return owner_kind
 
 
-def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client: Client) -> str | None:
+def change_confirm(*, flow: Flow, user: User, new_code: str, account_code: str, client: Client) -> str | None:
     """Make the change when both codes are right; return the value it replaced.
 
     Raises WrongCodes naming the wrong ones (wrong guesses count against each code's attempts, so they are
@@ -171,7 +166,7 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
     The pending change is the one the newest owner code approves: its message named that new value, so it confirms
     that change and no other (of two changes started at once, one's owner code never pairs with the other's new
     code)."""
-    previous = getattr(user, flow.field)
+    previous: str | None = getattr(user, flow.field)
     taken = False
     with transaction.atomic():
         pending = OtpRequest.objects.select_for_update().filter(user=user, status=OtpStatus.SENT)
@@ -185,14 +180,14 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
             failures = {
                 name: reason
                 for name, reason in (
-                    (flow.new_code, code_failure(new_otp, new_code)),
-                    ("account_code", code_failure(owner_otp, account_code)),
+                    (flow.new_code, otp_failure(otp=new_otp, code=new_code)),
+                    ("account_code", otp_failure(otp=owner_otp, code=account_code)),
                 )
                 if reason
             }
         if not failures and new_otp is not None and owner_otp is not None:
             value = new_otp.identifier
-            taken = used_elsewhere(flow, user, value) or not _save(user, flow.field, value)
+            taken = _taken_by_another_account(flow, user, value) or not _save(user, flow.field, value)
             spent = OtpRequest.objects.filter(pk__in=(new_otp.pk, owner_otp.pk))
             if taken:
                 spent.update(status=OtpStatus.SUPERSEDED)
@@ -209,10 +204,12 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
                     ).update(status=OtpStatus.SUPERSEDED)
                 else:
                     # Nor by a code the replaced chat holds (stored under the email or phone, which stay).
-                    supersede_telegram_sign_in_codes(user)
-                activity_record(flow.changed, user=user, client=client, **{flow.detail: value}, previous=previous)
+                    otp_supersede_telegram_sign_in(user=user)
+                activity_record(
+                    action=flow.changed, user=user, client=client, **{flow.detail: value}, previous=previous
+                )
         if failures:
-            activity_record(flow.failed, user=user, client=client, reasons=failures)
+            activity_record(action=flow.failed, user=user, client=client, reasons=failures)
     if taken:
         raise ChangeRefused(
             f"This {flow.noun} is already used by another account. Nothing changed; the codes are spent."
@@ -231,10 +228,10 @@ def confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client:
     return previous
 
 
-def used_elsewhere(flow: Flow, user: User, value: str) -> bool:
+def _taken_by_another_account(flow: Flow, user: User, value: str) -> bool:
     if flow.kind is None:
         return False  # several accounts may share a Telegram chat
-    return User.objects.filter(**Identifier(flow.kind, value).lookup).exclude(pk=user.pk).exists()
+    return user_identifier_taken(identifier=Identifier(flow.kind, value), excluding=user)
 
 
 def _save(user: User, field: str, value: str) -> bool:
@@ -251,15 +248,15 @@ def _save(user: User, field: str, value: str) -> bool:
     return True
 
 
-def change_start(flow: Flow, user: User, identifier: Identifier, channel: str | None, *, client: Client) -> str:
+def contact_change_start(*, flow: Flow, user: User, identifier: Identifier, channel: str | None, client: Client) -> str:
     """Start changing the email address or phone number to `identifier` (canonical, as for sign-in); the new code
     goes over `channel` (or the first configured of the flow's channels). Return the owner's channel.
 
     A value another account has is not refused here: that answer would let any signed-in user ask whether an address
-    or number has an account. The codes go out as for a free value, and confirm() refuses it once the caller has
-    proved, with the code sent there, that the address or number is theirs.
+    or number has an account. The codes go out as for a free value, and change_confirm() refuses it once the caller
+    has proved, with the code sent there, that the address or number is theirs.
 
-    Raises ChangeRefused, or DeliveryFailed (then no change is pending)."""
+    Raises ChangeRefused, ChannelUnavailable, ChannelMismatch, or ProviderUnavailable (then no change is pending)."""
     current = getattr(user, flow.field) or ""
     if identifier.value == current.lower():
         raise ChangeRefused(f"This is already your account's {flow.noun}.")
@@ -270,16 +267,21 @@ def change_start(flow: Flow, user: User, identifier: Identifier, channel: str | 
             f"No channel that can reach the new {flow.noun} ({', '.join(flow.new_channels)}) is configured on this "
             f"server, so it cannot be confirmed. Available: {offered}."
         )
+    channel_check(identifier=identifier, channel=channel)
     try:
-        check_channel(identifier, channel)
-    except (ChannelUnavailable, ChannelMismatch) as problem:
-        raise ChangeRefused(str(problem)) from None
-    return start(flow, user, identifier.value, channel, client=client, channel=channel)
+        return change_start(
+            flow=flow, user=user, new_value=identifier.value, new_channel=channel, client=client, channel=channel
+        )
+    except DeliveryFailed as failure:
+        raise ProviderUnavailable(
+            f"A code could not be sent (to the new {flow.noun} or to your account); nothing is pending. "
+            "Try again later."
+        ) from failure
 
 
-def change_confirm(flow: Flow, user: User, new_code: str, account_code: str, *, client: Client) -> User:
+def contact_change_confirm(*, flow: Flow, user: User, new_code: str, account_code: str, client: Client) -> User:
     """Confirm a pending email or phone change, then tell the old address or number (quietly)."""
-    previous = confirm(flow, user, new_code, account_code, client=client)
+    previous = change_confirm(flow=flow, user=user, new_code=new_code, account_code=account_code, client=client)
     current = getattr(user, flow.field)
     if previous:
         project = settings.PROJECT_NAME
@@ -303,7 +305,9 @@ def change_confirm(flow: Flow, user: User, new_code: str, account_code: str, *, 
     return user
 
 
-def tell_quietly(channel: str, destination: str, *, subject: str, text: str, template: str, context: dict) -> None:
+def tell_quietly(
+    channel: str, destination: str, *, subject: str, text: str, template: str, context: dict[str, Any]
+) -> None:
     """Tell the address, number or chat that lost its place in the account. A courtesy after the change: the owner
     agreed with a code, and the old address may be gone, so a failure here is logged, not raised."""
     try:

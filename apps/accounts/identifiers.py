@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import HttpRequest
 
-from modules.twilio.client import E164
+from modules.twilio.phone import is_e164
 
 PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 IDENTIFIER_HELP = "Enter an email address or a phone number in international form, e.g. +15551234567."
@@ -50,7 +50,7 @@ def parse_identifier(raw: str) -> Identifier:
     phone = PHONE_PUNCTUATION.sub("", text)
     if phone.startswith("00"):
         phone = "+" + phone[2:]
-    if not E164.fullmatch(phone):
+    if not is_e164(phone):
         raise ValueError(IDENTIFIER_HELP)
     return Identifier("phone", phone)
 
@@ -83,12 +83,12 @@ def client_ip(request: HttpRequest, trusted_hops: int) -> str | None:
 
     X-Forwarded-For is written by the client first, so only the last `trusted_hops` entries are believable.
     """
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if trusted_hops and forwarded:
         hops = [part.strip() for part in forwarded.split(",") if part.strip()]
         if len(hops) >= trusted_hops and valid_ip(hops[-trusted_hops]):
             return hops[-trusted_hops]
-    remote = request.META.get("REMOTE_ADDR", "")
+    remote: str = request.META.get("REMOTE_ADDR", "")
     return remote if valid_ip(remote) else None
 
 
@@ -103,4 +103,5 @@ def valid_ip(text: str) -> bool:
 
 
 def user_agent(request: HttpRequest) -> str:
-    return request.META.get("HTTP_USER_AGENT", "")[:512]
+    agent: str = request.META.get("HTTP_USER_AGENT", "")
+    return agent[:512]

@@ -24,7 +24,7 @@ class LastActivityMiddleware:
                 return response
             user = user._wrapped
         if user is not None and getattr(user, "is_authenticated", False) and user.is_active:
-            from apps.accounts.services import touch_last_activity
+            from apps.accounts.services import user_touch_last_activity
 
-            touch_last_activity(user)
+            user_touch_last_activity(user=user)
         return response

@@ -4,15 +4,13 @@ import uuid
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
-from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.accounts.managers import UserManager
-
-E164_VALIDATOR = RegexValidator(r"^\+[1-9]\d{7,14}$", "Enter a phone number in E.164 form, e.g. +15551234567.")
+from modules.twilio.phone import validate_e164
 
 
 class RegistrationSource(models.TextChoices):
@@ -41,7 +39,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """The project's user: signs in with an email address or an E.164 phone number (at least one is set)."""
 
     email = models.EmailField("email address", max_length=254, unique=True, null=True, blank=True)
-    phone = models.CharField(max_length=16, unique=True, null=True, blank=True, validators=[E164_VALIDATOR])
+    phone = models.CharField(max_length=16, unique=True, null=True, blank=True, validators=[validate_e164])
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     avatar = models.ImageField(upload_to=avatar_path, blank=True)

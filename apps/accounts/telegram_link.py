@@ -12,37 +12,46 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from apps.accounts import contact_change
+from apps.accounts.activity import Client, activity_record
 from apps.accounts.channels import channel_configured, deliver
-from apps.accounts.contact_change import TELEGRAM, ChangeRefused, owner_channel
+from apps.accounts.contact_change import TELEGRAM, change_confirm, change_start, owner_channel, tell_quietly
+from apps.accounts.exceptions import ChangeRefused, DeliveryFailed, ProviderUnavailable
 from apps.accounts.models import Activity, Channel, User
-from apps.accounts.services import Client, activity_record, supersede_telegram_sign_in_codes
+from apps.accounts.otp import otp_supersede_telegram_sign_in
 
 LINK_PATH = TELEGRAM.path
 
 
-def link_start(user: User, chat_id: str, *, client: Client) -> str:
+def telegram_link_start(*, user: User, chat_id: str, client: Client) -> str:
     """Send one code to the new chat and one to the owner's channel; return that channel's name.
 
-    Raises ChangeRefused, or DeliveryFailed (then no link is pending)."""
+    Raises ChangeRefused, or ProviderUnavailable (then no link is pending)."""
     if not channel_configured(Channel.TELEGRAM):
         raise ChangeRefused("Telegram sign-in is not configured on this server.")
     if chat_id == user.telegram_chat_id:
         raise ChangeRefused("This chat is already linked to your account.")
-    return contact_change.start(TELEGRAM, user, chat_id, Channel.TELEGRAM, client=client)
+    try:
+        return change_start(flow=TELEGRAM, user=user, new_value=chat_id, new_channel=Channel.TELEGRAM, client=client)
+    except DeliveryFailed as failure:
+        raise ProviderUnavailable(
+            "A code could not be sent (to the Telegram chat or to your account); nothing is pending. Check that "
+            "the chat has started a conversation with the bot, then try again."
+        ) from failure
 
 
-def link_confirm(user: User, telegram_code: str, account_code: str, *, client: Client) -> User:
-    """Link the chat when both codes are right. Raises contact_change.WrongCodes naming the wrong ones."""
-    previous = contact_change.confirm(TELEGRAM, user, telegram_code, account_code, client=client)
+def telegram_link_confirm(*, user: User, telegram_code: str, account_code: str, client: Client) -> User:
+    """Link the chat when both codes are right. Raises WrongCodes naming the wrong ones."""
+    previous = change_confirm(
+        flow=TELEGRAM, user=user, new_code=telegram_code, account_code=account_code, client=client
+    )
     if previous and previous != user.telegram_chat_id:
         _tell_chat_quietly(previous, "This chat no longer receives sign-in codes: the account linked another chat.")
     return user
 
 
-def unlink(user: User, *, client: Client) -> User:
-    """Remove the chat once the owner's other channel has been told. Raises ChangeRefused, or DeliveryFailed (then
-    nothing changed: an unlink nobody hears of is what a thief would want)."""
+def telegram_unlink(*, user: User, client: Client) -> User:
+    """Remove the chat once the owner's other channel has been told. Raises ChangeRefused, or ProviderUnavailable
+    (then nothing changed: an unlink nobody hears of is what a thief would want)."""
     chat_id = user.telegram_chat_id
     if not chat_id:
         raise ChangeRefused("No Telegram chat is linked to your account.")
@@ -53,22 +62,27 @@ def unlink(user: User, *, client: Client) -> User:
             f"Link another chat instead with POST {LINK_PATH}."
         )
     channel, destination = owner
-    with transaction.atomic():
-        user.telegram_chat_id = ""
-        user.save(update_fields=["telegram_chat_id"])
-        supersede_telegram_sign_in_codes(user)
-        activity_record(Activity.TELEGRAM_UNLINKED, user=user, client=client, chat_id=chat_id, told=channel)
-        deliver(
-            channel,
-            destination,
-            subject=f"Telegram was unlinked from your {settings.PROJECT_NAME} account",
-            text=(
-                f"Telegram chat {chat_id} was unlinked from your {settings.PROJECT_NAME} account. If this was not "
-                "you, sign in, link it again and sign out of your other sessions."
-            ),
-            template="telegram_unlinked",
-            context={"chat_id": chat_id},
-        )
+    try:
+        with transaction.atomic():
+            user.telegram_chat_id = ""
+            user.save(update_fields=["telegram_chat_id"])
+            otp_supersede_telegram_sign_in(user=user)
+            activity_record(action=Activity.TELEGRAM_UNLINKED, user=user, client=client, chat_id=chat_id, told=channel)
+            deliver(
+                channel,
+                destination,
+                subject=f"Telegram was unlinked from your {settings.PROJECT_NAME} account",
+                text=(
+                    f"Telegram chat {chat_id} was unlinked from your {settings.PROJECT_NAME} account. If this was "
+                    "not you, sign in, link it again and sign out of your other sessions."
+                ),
+                template="telegram_unlinked",
+                context={"chat_id": chat_id},
+            )
+    except DeliveryFailed as failure:
+        raise ProviderUnavailable(
+            "The notice to your account's other channel could not be sent, so the chat stays linked. Try again later."
+        ) from failure
     _tell_chat_quietly(chat_id, "This chat no longer receives sign-in codes: it was unlinked from your account.")
     return user
 
@@ -76,6 +90,6 @@ def unlink(user: User, *, client: Client) -> User:
 def _tell_chat_quietly(chat_id: str, text: str) -> None:
     # A courtesy to the chat that lost its link; the owner's main channel was told already, and the user may have
     # blocked the bot, so a failure here is logged, not raised.
-    contact_change.tell_quietly(
+    tell_quietly(
         Channel.TELEGRAM, chat_id, subject="", text=f"{settings.PROJECT_NAME}: {text}", template="", context={}
     )

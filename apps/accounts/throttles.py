@@ -9,33 +9,25 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
-from rest_framework import status
-from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from apps.accounts.exceptions import ThrottleUnavailable
 from apps.accounts.identifiers import client_ip, parse_identifier
 from cfg.settings.cache import THROTTLE_CACHE
-
-
-class ThrottleUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = (
-        "Sign-in is briefly unavailable: the store that limits attempts (Redis) cannot be reached. Try again shortly."
-    )
-    default_code = "throttle_unavailable"
 
 
 class AccountsThrottle(SimpleRateThrottle):
     """Counts in the throttle cache and fails closed: when it cannot count, the request is refused with a 503
     (failing open would allow unlimited code requests and guesses while Redis is down)."""
 
-    @property  # type: ignore[override]
-    def cache(self) -> BaseCache:
+    @property
+    def cache(self) -> BaseCache:  # type: ignore[override]  # DRF declares a plain attribute: the default cache
         return caches[THROTTLE_CACHE]
 
     def get_rate(self) -> str | None:
-        return settings.ACCOUNTS["THROTTLE_RATES"][self.scope]
+        rate: str | None = settings.ACCOUNTS["THROTTLE_RATES"][self.scope]
+        return rate
 
     def allow_request(self, request: Request, view: Any) -> bool:
         try:

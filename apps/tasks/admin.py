@@ -12,14 +12,15 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from apps.tasks import selectors, services
-from apps.tasks.exceptions import TaskQueueUnavailable
+from apps.tasks.exceptions import RunNotRetryable, TaskQueueUnavailable
 from apps.tasks.models import TaskRun
+from modules.unfold.admin import ReadOnlyAdminMixin
 
 STATUS_LABELS = {"READY": "info", "RUNNING": "warning", "SUCCESSFUL": "success", "FAILED": "danger"}
 
 
 @admin.register(TaskRun)
-class TaskRunAdmin(ModelAdmin):
+class TaskRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "task_name_display", "queue", "status_display", "attempts", "enqueued_at", "duration")
     list_filter = ("status", "queue", "task_path")
     search_fields = ("id", "task_path")
@@ -60,12 +61,6 @@ class TaskRunAdmin(ModelAdmin):
         "errors",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: TaskRun | None = None) -> bool:
-        return False
-
     @display(description="Task", ordering="task_path")
     def task_name_display(self, run: TaskRun) -> str:
         return run.task_name
@@ -85,7 +80,7 @@ class TaskRunAdmin(ModelAdmin):
             try:
                 services.run_retry(run)
                 retried += 1
-            except services.RunNotRetryable as error:
+            except RunNotRetryable as error:
                 refused.append(str(error))
             except TaskQueueUnavailable as error:
                 self.message_user(request, error.message, messages.ERROR)

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.tasks import selectors, services
 from apps.tasks.models import TaskRun
+from modules.api.schema import error_responses
 
 LIST_FIELDS = (
     "id",
@@ -108,13 +109,24 @@ class TaskRunRetryView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses={202: RetriedSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: RetriedSerializer,
+            **error_responses(
+                {
+                    401: "Not signed in",
+                    403: "Not staff",
+                    404: "No such run",
+                    409: "The run has not finished, or its task cannot be loaded",
+                    503: "The task queue is unreachable; nothing was queued",
+                }
+            ),
+        },
+    )
     def post(self, request: Request, pk: str) -> Response:
         run = get_object_or_404(TaskRun, pk=pk)
-        try:
-            result = services.run_retry(run)
-        except services.RunNotRetryable as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        result = services.run_retry(run)
         body = {"id": result.id, "status": result.status, "retried_from": run.pk}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -58,11 +58,11 @@ class ReArqBackend(BaseTaskBackend):
     def max_attempts(self) -> int:
         return self.max_retries + 1
 
-    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+    def enqueue(self, task: Task[Any, Any], args: Any, kwargs: Any) -> TaskResult[Any, Any]:
         self.validate_task(task)
         now = timezone.now()
         try:
-            result = TaskResult(
+            result: TaskResult[Any, Any] = TaskResult(
                 task=task,
                 id=uuid.uuid4().hex,
                 status=TaskResultStatus.READY,
@@ -101,7 +101,7 @@ class ReArqBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
-    def get_result(self, result_id: str) -> TaskResult:
+    def get_result(self, result_id: str) -> TaskResult[Any, Any]:
         run = TaskRun.objects.filter(pk=result_id).first()
         if run is None:
             raise TaskResultDoesNotExist(result_id)

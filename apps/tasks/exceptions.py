@@ -1,10 +1,25 @@
-"""Errors of the tasks app. TaskQueueUnavailable doubles as a DRF exception: API views answer 503."""
+"""Errors of the tasks app. TasksError and its subclasses are the API's (modules.api maps them to their status);
+TaskQueueUnavailable doubles as a DRF exception: API views answer 503."""
 
 from __future__ import annotations
 
 from django.tasks.exceptions import TaskException
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+from modules.api.exceptions import ServiceError
+
+
+class TasksError(ServiceError):
+    """The base of the tasks app's errors that reach a client."""
+
+
+class RunNotRetryable(TasksError):
+    """The run has not finished (or its task cannot be loaded), so it cannot be enqueued again."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "run_not_retryable"
+    message = "Only finished runs can be retried."
 
 
 class TaskQueueUnavailable(TaskException, APIException):

@@ -1,4 +1,4 @@
-"""Readiness check for /readyz (HEALTH_CHECKS): at least one worker sent a recent heartbeat."""
+"""Readiness check for /readyz (the tasks entry of the app catalog): a worker sent a recent heartbeat."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from apps.tasks.backends import ReArqBackend
 def check_worker_heartbeat() -> str:
     backend = task_backends["default"]
     if not isinstance(backend, ReArqBackend):
-        return "ok"
+        return "no worker needed: tasks run in the web process (immediate backend)"
     workers = backend.queue.live_workers(backend.heartbeat_interval)
     if backend.queues:  # only workers that serve this site's queues count
         workers = [worker for worker in workers if backend.queues & set(worker.get("queues", []))]
@@ -18,4 +18,4 @@ def check_worker_heartbeat() -> str:
         raise RuntimeError(
             "no task worker of these queues has sent a heartbeat recently; start `python manage.py rearq_worker`"
         )
-    return "ok"
+    return f"{len(workers)} worker(s) alive"

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -16,19 +15,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from apps.tasks.exceptions import TaskQueueUnavailable
 from apps.tasks.keys import GROUP, PURGE_SCRIPT, WORKER_KEY, delay_key, stream_key
+from cfg.introspection import mask_url_password
 
 T = TypeVar("T")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 STREAM_PAGE = 1000  # messages read per XRANGE call when looking for lost runs or purging
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def payloads_of(bodies: list[bytes]) -> list[dict[str, Any]]:
@@ -52,6 +43,7 @@ def client_for(url: str) -> redis.Redis:
 class RedisQueue:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.shown_url = mask_url_password(url)
         self.client = client_for(url)
 
     def _call(self, action: str, operation: Callable[[], T]) -> T:
@@ -59,12 +51,12 @@ class RedisQueue:
             return operation()
         except UNREACHABLE as error:
             raise TaskQueueUnavailable(
-                f"The task queue (Redis at {redacted(self.url)}) is unreachable, so the task could not be {action}: "
+                f"The task queue (Redis at {self.shown_url}) is unreachable, so the task could not be {action}: "
                 f"{error}. Check that Redis is running and TASKS__REDIS_URL / REDIS_URL points at it."
             ) from error
         except RedisError as error:  # out of memory, a read-only replica after a failover, …
             raise TaskQueueUnavailable(
-                f"The task queue (Redis at {redacted(self.url)}) refused the command, so the task could not be "
+                f"The task queue (Redis at {self.shown_url}) refused the command, so the task could not be "
                 f"{action}: {error}. Check the Redis server (memory, replication role)."
             ) from error
 

@@ -21,7 +21,7 @@ from apps.tasks.models import FINAL_STATUSES, TaskRun
 WORKER_LOST = f"{WorkerLost.__module__}.{WorkerLost.__qualname__}"
 
 
-def run_from_result(result: TaskResult) -> TaskRun:
+def run_from_result(result: TaskResult[Any, Any]) -> TaskRun:
     task = result.task
     return TaskRun(
         id=result.id,
@@ -39,6 +39,7 @@ def run_from_result(result: TaskResult) -> TaskRun:
 
 def run_from_payload(payload: dict[str, Any]) -> TaskRun:
     run_after = payload.get("run_after")
+    enqueued_at = parse_datetime(payload["enqueued_at"]) if payload.get("enqueued_at") else None
     return TaskRun(
         id=payload["id"],
         task_path=payload["task"],
@@ -49,16 +50,16 @@ def run_from_payload(payload: dict[str, Any]) -> TaskRun:
         priority=payload.get("priority", 0),
         run_after=parse_datetime(run_after) if run_after else None,
         status=TaskResultStatus.READY,
-        enqueued_at=parse_datetime(payload["enqueued_at"]) if payload.get("enqueued_at") else timezone.now(),
+        enqueued_at=enqueued_at or timezone.now(),
     )
 
 
-def record_enqueued(result: TaskResult) -> None:
+def record_enqueued(result: TaskResult[Any, Any]) -> None:
     # ON CONFLICT DO NOTHING: a fast worker may have created the row from the message already.
     TaskRun.objects.bulk_create([run_from_result(result)], ignore_conflicts=True)
 
 
-def record_started(result: TaskResult) -> None:
+def record_started(result: TaskResult[Any, Any]) -> None:
     worker_ids = list(result.worker_ids)
     TaskRun.objects.filter(pk=result.id).update(
         status=TaskResultStatus.RUNNING,
@@ -70,7 +71,7 @@ def record_started(result: TaskResult) -> None:
     )
 
 
-def record_finished(result: TaskResult) -> bool:
+def record_finished(result: TaskResult[Any, Any]) -> bool:
     """The outcome of a backend that reports through django.tasks signals (e.g. ImmediateBackend)."""
     errors = [{"exception_class_path": e.exception_class_path, "traceback": e.traceback} for e in result.errors]
     succeeded = result.status == TaskResultStatus.SUCCESSFUL
@@ -145,15 +146,15 @@ def finish_attempt(run: TaskRun, status: str, *, return_value: Any = None, error
     return bool(updated)
 
 
-def task_for(run: TaskRun) -> Task:
+def task_for(run: TaskRun) -> Task[Any, Any]:
     task = import_string(run.task_path)
     if not isinstance(task, Task):
         raise TypeError(f"{run.task_path} is not a task; decorate it with @task")
     return task.using(queue_name=run.queue) if task.queue_name != run.queue else task
 
 
-def to_task_result(run: TaskRun, task: Task | None = None) -> TaskResult:
-    result = TaskResult(
+def to_task_result(run: TaskRun, task: Task[Any, Any] | None = None) -> TaskResult[Any, Any]:
+    result: TaskResult[Any, Any] = TaskResult(
         task=task or task_for(run),
         id=run.id,
         status=TaskResultStatus(run.status),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +40,7 @@ def throughput_last_hour(now: datetime | None = None) -> dict[str, Any]:
     minutes = []
     for offset in range(60):
         minute = start + timedelta(minutes=offset)
-        row = by_minute.get(minute, {})
+        row: Mapping[str, Any] = by_minute.get(minute, {})
         minutes.append({"minute": minute, "successful": row.get("successful", 0), "failed": row.get("failed", 0)})
     successful = sum(minute["successful"] for minute in minutes)
     failed = sum(minute["failed"] for minute in minutes)

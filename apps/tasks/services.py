@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.tasks import TaskResult, TaskResultStatus, task_backends
@@ -11,18 +12,14 @@ from django.utils import timezone
 
 from apps.tasks import recorder
 from apps.tasks.backends import ReArqBackend
-from apps.tasks.exceptions import TaskPurged
+from apps.tasks.exceptions import RunNotRetryable, TaskPurged
 from apps.tasks.models import FINAL_STATUSES, TaskRun
 
 PURGED = f"{TaskPurged.__module__}.{TaskPurged.__qualname__}"
 PURGE_BATCH = 1000  # run ids per UPDATE when marking purged runs
 
 
-class RunNotRetryable(ValueError):
-    """The run has not finished, so it cannot be enqueued again."""
-
-
-def run_retry(run: TaskRun) -> TaskResult:
+def run_retry(run: TaskRun) -> TaskResult[Any, Any]:
     """Enqueue the same task with the same arguments again, as a new run linked to this one."""
     if run.status not in FINAL_STATUSES:
         raise RunNotRetryable(f"run {run.pk} is {run.status}; only finished (SUCCESSFUL or FAILED) runs can be retried")

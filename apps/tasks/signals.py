@@ -19,18 +19,18 @@ def _recorded_elsewhere(sender: Any) -> bool:
 
 
 @receiver(task_enqueued, dispatch_uid="apps.tasks.record_enqueued")
-def on_task_enqueued(sender: Any, task_result: TaskResult, **kwargs: Any) -> None:
+def on_task_enqueued(sender: Any, task_result: TaskResult[Any, Any], **kwargs: Any) -> None:
     if not _recorded_elsewhere(sender):
         recorder.record_enqueued(task_result)
 
 
 @receiver(task_started, dispatch_uid="apps.tasks.record_started")
-def on_task_started(sender: Any, task_result: TaskResult, **kwargs: Any) -> None:
+def on_task_started(sender: Any, task_result: TaskResult[Any, Any], **kwargs: Any) -> None:
     if not _recorded_elsewhere(sender):
         recorder.record_started(task_result)
 
 
 @receiver(task_finished, dispatch_uid="apps.tasks.record_finished")
-def on_task_finished(sender: Any, task_result: TaskResult, **kwargs: Any) -> None:
+def on_task_finished(sender: Any, task_result: TaskResult[Any, Any], **kwargs: Any) -> None:
     if not _recorded_elsewhere(sender):
         recorder.record_finished(task_result)

@@ -12,6 +12,7 @@ with the timer also sweeps for runs whose message Redis lost (apps.tasks.sweep).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -68,7 +69,7 @@ class Outcome:
 @dataclass
 class Started:
     run: TaskRun
-    task: Task
+    task: Task[Any, Any]
 
 
 class Worker:
@@ -217,7 +218,11 @@ class Worker:
                 continue
             job = asyncio.create_task(self._handle(stream, message_id, fields))
             self.inflight[key] = job
-            job.add_done_callback(lambda _, key=key: self.inflight.pop(key, None))
+            job.add_done_callback(functools.partial(self._forget, key))
+
+    def _forget(self, key: tuple[str, str], job: asyncio.Task[None]) -> None:
+        """Done callback of a job: it no longer counts against the concurrency."""
+        self.inflight.pop(key, None)
 
     async def _release(self, stream: str, messages: list[tuple[str, dict[str, str]]]) -> None:
         """Give taken-but-unstarted messages back to the queue (stopping)."""
@@ -303,7 +308,7 @@ class Worker:
         except Exception as error:
             return Outcome(TaskResultStatus.FAILED, error=error_of(error))
 
-    async def _run_in_thread(self, task: Task, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    async def _run_in_thread(self, task: Task[Any, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         call = self.task_threads.submit(self._call_sync, task, args, kwargs)
         self.calls.add(call)
         call.add_done_callback(self.calls.discard)
@@ -324,7 +329,7 @@ class Worker:
         return [call for call in list(self.calls) if call.running()]
 
     @staticmethod
-    def _call_sync(task: Task, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    def _call_sync(task: Task[Any, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         close_old_connections()
         return task.func(*args, **kwargs)
 
@@ -423,7 +428,7 @@ class Worker:
         schedules = {name: (schedule, CronTab(schedule["cron"])) for name, schedule in self.periodic.items()}
 
         def next_fire(tab: CronTab, after: float) -> float:
-            return after + tab.next(now=datetime.fromtimestamp(after, zone), default_utc=False)
+            return after + float(tab.next(now=datetime.fromtimestamp(after, zone), default_utc=False))
 
         due = {name: next_fire(tab, time.time()) for name, (_, tab) in schedules.items()}
         logger.info("timer: %d periodic task(s): %s", len(schedules), ", ".join(schedules) or "none")
@@ -460,7 +465,7 @@ class Worker:
     @staticmethod
     def _enqueue_periodic(name: str, schedule: dict[str, Any]) -> None:
         close_old_connections()
-        task: Task = import_string(schedule["task"])
+        task: Task[Any, Any] = import_string(schedule["task"])
         if schedule.get("queue"):
             task = task.using(queue_name=schedule["queue"])
         result = task.enqueue(*schedule.get("args", []), **schedule.get("kwargs", {}))

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from cfg.models.core import DjangoConfig
+from cfg.config import DjangoConfig
 
 
 def config_class() -> type[DjangoConfig]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any, NoReturn, Self
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
@@ -84,8 +85,6 @@ Rate = Annotated[str | None, AfterValidator(check_rate)]
 
 
 def check_postgres_url(value: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(value)
     if parts.scheme not in ("postgres", "postgresql", "pgvector"):
         raise ValueError(

@@ -1,4 +1,6 @@
-"""DjangoConfig: the whole configuration as one typed, immutable object."""
+"""CoreConfig: the fields and rules of the whole configuration, one typed, immutable object.
+
+cfg.config.DjangoConfig adds loading and settings generation on top; the settings generators read a CoreConfig."""
 
 from __future__ import annotations
 
@@ -6,14 +8,16 @@ import importlib.util
 import re
 import zoneinfo
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from cfg.catalog import BUILTIN_APPS
 from cfg.environment import Environment
 from cfg.exceptions import RuleViolation
 from cfg.models.accounts import AccountsConfig
 from cfg.models.api import ApiConfig
+from cfg.models.apps import AppList, AppSpec, MiddlewareList
 from cfg.models.base import ConfigModel, PostgresUrl, RedisUrl
 from cfg.models.cache import CacheConfig
 from cfg.models.constance import ConstanceConfig
@@ -42,15 +46,9 @@ EXAMPLE_SECRET_KEYS = frozenset(
 INSECURE_KEY_PREFIX = "django-insecure"
 SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
-APP_NAMES = ("accounts", "agents", "knowbase", "leads", "newsletter", "support", "tasks")
 
-
-class DjangoConfig(ConfigModel):
-    """Subclass it in config/config.py. Extend it by adding fields of your own config models."""
-
-    # Packages that hold the project's apps and modules; names, not imports (cfg imports neither).
-    apps_package: ClassVar[str] = "apps"
-    modules_package: ClassVar[str] = "modules"
+class CoreConfig(ConfigModel):
+    """The fields and rules; subclass cfg.DjangoConfig (which adds loading and settings), not this."""
 
     project_name: str = "Django Project"
     """Human-readable name shown in the admin, API docs and emails"""
@@ -110,6 +108,11 @@ class DjangoConfig(ConfigModel):
     enable_tasks: bool = True
     """The tasks app: task runs, dashboard, staff API"""
 
+    project_apps: AppList = ()
+    """The project's own apps (docs/apps.md): package paths, or specs with URLs, checks and navigation"""
+    project_middleware: MiddlewareList = ()
+    """The project's own middleware, placed last (or after a named one)"""
+
     # A validator, not Field(pattern=...): a subclass that re-declares the field keeps the rule.
     @field_validator("project_slug")
     @classmethod
@@ -157,16 +160,7 @@ class DjangoConfig(ConfigModel):
 
     def rule_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
         found: list[tuple[tuple[str, ...], str, str]] = []
-        for name in APP_NAMES:
-            module = f"{self.apps_package}.{name}"
-            if getattr(self, f"enable_{name}") and importlib.util.find_spec(module) is None:
-                found.append(
-                    (
-                        (f"enable_{name}",),
-                        f"the app {module} is not in this project",
-                        f"set ENABLE_{name.upper()}=false",
-                    )
-                )
+        found.extend(self.app_violations())
         if self.tasks.backend == "rearq" and not self.tasks_redis_url:
             found.append(
                 (
@@ -257,34 +251,82 @@ class DjangoConfig(ConfigModel):
     def data_path(self) -> Path:
         return self.data_dir if self.data_dir.is_absolute() else self.base_dir / self.data_dir
 
+    # The apps: built-in ones switched by enable_<name>, then the project's own (always on).
+    def enabled_app_specs(self) -> list[AppSpec]:
+        builtin = [spec for spec in BUILTIN_APPS if getattr(self, f"enable_{spec.name}")]
+        return [*builtin, *self.project_apps]
+
+    def installed_app_specs(self) -> list[AppSpec]:
+        builtin = [spec for spec in BUILTIN_APPS if spec.always_installed or getattr(self, f"enable_{spec.name}")]
+        return [*builtin, *self.project_apps]
+
     def enabled_apps(self) -> list[str]:
-        return [name for name in APP_NAMES if getattr(self, f"enable_{name}")]
+        return [spec.name for spec in self.enabled_app_specs()]
 
-    # Loading and settings generation.
-    @classmethod
-    def load(cls, base_dir: Path | str | None = None, *, environ: dict[str, str] | None = None) -> Self:
-        from cfg.loading import load_config
-
-        return load_config(cls, base_dir=Path(base_dir) if base_dir else Path.cwd(), environ=environ)
-
-    @classmethod
-    def load_or_exit(cls, base_dir: Path | str | None = None) -> Self:
-        """For settings modules: a configuration mistake prints its readable lines and exits 1."""
-        import sys
-
-        from cfg.exceptions import ConfigurationError
-
-        try:
-            return cls.load(base_dir)
-        except ConfigurationError as error:
-            print(error.message, file=sys.stderr)
-            raise SystemExit(1) from None
+    def app_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
+        found: list[tuple[tuple[str, ...], str, str]] = []
+        for spec in BUILTIN_APPS:
+            if getattr(self, f"enable_{spec.name}") and not _importable(spec.app):
+                found.append(
+                    (
+                        (f"enable_{spec.name}",),
+                        f"the app {spec.app} is not in this project",
+                        f"set ENABLE_{spec.name.upper()}=false",
+                    )
+                )
+        builtin_names = {spec.name for spec in BUILTIN_APPS}
+        seen: set[str] = set()
+        for spec in self.project_apps:
+            where = ("project_apps",)
+            if spec.name in builtin_names or spec.name in seen:
+                found.append(
+                    (
+                        where,
+                        f"the name {spec.name!r} is taken by another app",
+                        "give the app another name in project_apps (AppSpec(name=...))",
+                    )
+                )
+            seen.add(spec.name)
+            if not _importable(spec.app):
+                found.append(
+                    (
+                        where,
+                        f"the package {spec.app} cannot be found",
+                        "create it (python manage.py startapp) or correct the path in project_apps",
+                    )
+                )
+        enabled = {spec.name for spec in self.enabled_app_specs()}
+        for spec in self.enabled_app_specs():
+            for required in spec.requires:
+                if required in enabled:
+                    continue
+                if required in builtin_names:
+                    field = f"enable_{spec.name}" if spec.name in builtin_names else "project_apps"
+                    switch_off = f"ENABLE_{spec.name.upper()}=false" if spec.name in builtin_names else "remove it"
+                    found.append(
+                        (
+                            (field,),
+                            f"the app {spec.name} requires {required}, which is off",
+                            f"set ENABLE_{required.upper()}=true, or {switch_off}",
+                        )
+                    )
+                else:
+                    found.append(
+                        (
+                            ("project_apps",),
+                            f"the app {spec.name} requires {required!r}, which is no app of this project",
+                            f"add {required} to project_apps, or drop it from {spec.name}'s requires",
+                        )
+                    )
+        return found
 
     def extra_settings(self) -> dict[str, Any]:
         """Extension point: a project's own settings, composed last. Keys must be new."""
         return {}
 
-    def get_all_settings(self) -> dict[str, Any]:
-        from cfg.settings.compose import generate_settings
 
-        return generate_settings(self)
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -74,8 +75,6 @@ class TasksConfig(ConfigModel):
     @field_validator("queues")
     @classmethod
     def _queues_not_empty(cls, queues: tuple[str, ...]) -> tuple[str, ...]:
-        import re
-
         if not queues:
             raise ValueError("at least one queue is needed, e.g. 'default'")
         for queue in queues:

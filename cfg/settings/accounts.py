@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 
-def accounts_settings(config: DjangoConfig) -> dict[str, Any]:
+def accounts_settings(config: CoreConfig) -> dict[str, Any]:
     """ACCOUNTS: the sign-in and profile rules read by apps.accounts."""
     accounts = config.accounts
     return {

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.catalog import provided
+from cfg.models.core import CoreConfig
 
 
-def api_settings(config: DjangoConfig) -> dict[str, Any]:
+def api_settings(config: CoreConfig) -> dict[str, Any]:
     api = config.api
     throttle_rates = {"anon": api.throttle_anon, "user": api.throttle_user}
     return {
@@ -26,11 +27,11 @@ def api_settings(config: DjangoConfig) -> dict[str, Any]:
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
             # Bodies too deep, too large or with too many fields answer a JSON 4xx, never a 500 or an HTML page.
             "DEFAULT_PARSER_CLASSES": [
-                "modules.api.errors.JSONParser",
+                provided("json_parser"),
                 "rest_framework.parsers.FormParser",
                 "rest_framework.parsers.MultiPartParser",
             ],
-            "EXCEPTION_HANDLER": "modules.api.errors.exception_handler",
+            "EXCEPTION_HANDLER": provided("exception_handler"),
             # Throttles key clients by IP: trust X-Forwarded-For only as far as our own proxies.
             "NUM_PROXIES": config.accounts.trusted_proxy_hops,
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.catalog import MODULES
+from cfg.exceptions import SettingsCollisionError
+from cfg.models.apps import MiddlewareSpec
+from cfg.models.core import CoreConfig
 
 # Unfold's apps must come before django.contrib.admin so that its templates win.
 ADMIN_APPS = [
@@ -42,20 +47,57 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "apps.accounts.middleware.LastActivityMiddleware",
 ]
 
 
-def apps_settings(config: DjangoConfig) -> dict[str, Any]:
-    # accounts holds AUTH_USER_MODEL, so it is always installed; enable_accounts switches its API.
-    enabled = config.enabled_apps()
-    modules = [f"{config.modules_package}.{name}" for name in ("email", "telegram", "twilio")]
-    local_apps = ["cfg", *modules, f"{config.apps_package}.accounts"] + [
-        f"{config.apps_package}.{name}" for name in enabled if name != "accounts"
-    ]
+def place_middleware(stack: list[str], entries: Iterable[MiddlewareSpec]) -> list[str]:
+    """Each entry right after the one it names (in order of arrival), or last."""
+    stack = list(stack)
+    for entry in entries:
+        if entry.path in stack:
+            raise SettingsCollisionError(f"middleware {entry.path} is added twice")
+        if entry.after and entry.after not in stack:
+            raise SettingsCollisionError(
+                f"middleware {entry.path} goes after {entry.after}, which is not in MIDDLEWARE"
+            )
+        position = stack.index(entry.after) + 1 if entry.after else len(stack)
+        stack.insert(position, entry.path)
+    return stack
+
+
+def apps_settings(config: CoreConfig) -> dict[str, Any]:
+    """INSTALLED_APPS, MIDDLEWARE, URL mounts and readiness checks, from the catalog
+    (cfg.catalog) and the project's own apps; only enabled apps get URLs and checks."""
+    installed = config.installed_app_specs()
+    enabled = config.enabled_app_specs()
+    local_apps = ["cfg"] + [spec.app for spec in (*MODULES, *installed) if spec.django_app]
+    app_middleware = [entry for spec in installed for entry in spec.middleware]
+    checks: dict[str, str] = {}
+    for spec in enabled:
+        for name, path in spec.checks.items():
+            if name in checks:
+                raise SettingsCollisionError(f"readiness check {name!r} is produced by two apps; rename one")
+            checks[name] = path
     return {
-        "ENABLED_APPS": enabled,
+        "ENABLED_APPS": [spec.name for spec in enabled],
         "INSTALLED_APPS": ADMIN_APPS + DJANGO_APPS + THIRD_PARTY_APPS + local_apps,
-        "MIDDLEWARE": list(MIDDLEWARE),
+        "MIDDLEWARE": place_middleware(MIDDLEWARE, [*app_middleware, *config.project_middleware]),
         "AUTH_USER_MODEL": "accounts.User",
+        "URL_MOUNTS": [(spec.url_prefix, spec.urls) for spec in (*MODULES, *enabled) if spec.urls],
+        "HEALTH_CHECKS": checks,
     }
+
+
+def app_settings(config: CoreConfig) -> list[tuple[str, dict[str, Any]]]:
+    """Each installed app's own settings contribution, by the app's name."""
+    return [
+        (f"app {spec.name}", import_attribute(spec.settings)(config))
+        for spec in config.installed_app_specs()
+        if spec.settings
+    ]
+
+
+def import_attribute(dotted: str) -> Callable[[CoreConfig], dict[str, Any]]:
+    module, _, attribute = dotted.rpartition(".")
+    function: Callable[[CoreConfig], dict[str, Any]] = getattr(importlib.import_module(module), attribute)
+    return function

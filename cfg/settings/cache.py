@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 # The sign-in throttles count here. Unlike the default cache it does not hide Redis errors: a throttle that cannot
 # count would let everything through, so apps.accounts answers 503 instead.
 THROTTLE_CACHE = "throttle"
 
 
-def cache_settings(config: DjangoConfig) -> dict[str, Any]:
+def cache_settings(config: CoreConfig) -> dict[str, Any]:
     backend = config.cache.backend
     if backend == "auto":
         backend = "redis" if config.redis_url else "locmem"

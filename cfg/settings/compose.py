@@ -6,10 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from cfg.exceptions import SettingsCollisionError
-from cfg.models.core import DjangoConfig
-from cfg.settings.accounts import accounts_settings
+from cfg.models.core import CoreConfig
 from cfg.settings.api import api_settings
-from cfg.settings.apps import apps_settings
+from cfg.settings.apps import app_settings, apps_settings
 from cfg.settings.cache import cache_settings
 from cfg.settings.constance import constance_settings
 from cfg.settings.core import core_settings
@@ -21,7 +20,7 @@ from cfg.settings.security import security_settings
 from cfg.settings.tasks import tasks_settings
 from cfg.settings.unfold import unfold_settings
 
-Generator = Callable[[DjangoConfig], dict[str, Any]]
+Generator = Callable[[CoreConfig], dict[str, Any]]
 
 GENERATORS: tuple[tuple[str, Generator], ...] = (
     ("core", core_settings),
@@ -35,18 +34,18 @@ GENERATORS: tuple[tuple[str, Generator], ...] = (
     ("unfold", unfold_settings),
     ("constance", constance_settings),
     ("apps", apps_settings),
-    ("accounts", accounts_settings),
     ("integrations", integrations_settings),
 )
 
 
-def settings_by_concern(config: DjangoConfig) -> list[tuple[str, dict[str, Any]]]:
+def settings_by_concern(config: CoreConfig) -> list[tuple[str, dict[str, Any]]]:
     produced = [(name, generator(config)) for name, generator in GENERATORS]
+    produced.extend(app_settings(config))
     produced.append(("project", config.extra_settings()))
     return produced
 
 
-def generate_settings(config: DjangoConfig) -> dict[str, Any]:
+def generate_settings(config: CoreConfig) -> dict[str, Any]:
     """Merge every concern's settings; a key produced twice is a bug, never a silent overwrite."""
     merged: dict[str, Any] = {}
     owner: dict[str, str] = {}

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from cfg.models.constance import FIELD_TYPES
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 
-def constance_settings(config: DjangoConfig) -> dict[str, Any]:
+def constance_settings(config: CoreConfig) -> dict[str, Any]:
     fields = config.constance.fields
     fieldsets: dict[str, list[str]] = {}
     for name, field in fields.items():

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from cfg.environment import Environment
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 
-def core_settings(config: DjangoConfig) -> dict[str, Any]:
+def core_settings(config: CoreConfig) -> dict[str, Any]:
     base = config.base_dir
     settings: dict[str, Any] = {
         "BASE_DIR": base,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 EMBEDDED_ENGINE = "cfg.db.embedded_backend"
 POSTGRES_ENGINE = "django.db.backends.postgresql"
@@ -27,7 +27,7 @@ def parse_database_url(url: str, *, conn_max_age: int, health_checks: bool = Tru
     }
 
 
-def embedded_database(config: DjangoConfig) -> dict[str, Any]:
+def embedded_database(config: CoreConfig) -> dict[str, Any]:
     """The embedded server listens on a unix socket only; the backend starts it on first connect."""
     return {
         "ENGINE": EMBEDDED_ENGINE,
@@ -43,7 +43,7 @@ def embedded_database(config: DjangoConfig) -> dict[str, Any]:
     }
 
 
-def database_settings(config: DjangoConfig) -> dict[str, Any]:
+def database_settings(config: CoreConfig) -> dict[str, Any]:
     default = (
         parse_database_url(config.database_url, conn_max_age=config.db_conn_max_age)
         if config.database_url

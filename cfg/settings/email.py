@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 from cfg.models.email import EMAIL_BACKENDS
 
 
-def email_settings(config: DjangoConfig) -> dict[str, Any]:
+def email_settings(config: CoreConfig) -> dict[str, Any]:
     """Django 6.1's MAILERS (the EMAIL_HOST family is deprecated)."""
     email = config.email
     options: dict[str, Any] = {}

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 
-def integrations_settings(config: DjangoConfig) -> dict[str, Any]:
+def integrations_settings(config: CoreConfig) -> dict[str, Any]:
     """TELEGRAM and TWILIO for modules/telegram and modules/twilio; EMAIL_USE_TASKS for modules/email."""
     telegram = config.telegram
     twilio = config.twilio

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.catalog import provided
+from cfg.models.core import CoreConfig
 
 
-def logging_settings(config: DjangoConfig) -> dict[str, Any]:
+def logging_settings(config: CoreConfig) -> dict[str, Any]:
     options = config.logging
     style = options.format
     if style == "auto":
@@ -28,7 +29,7 @@ def logging_settings(config: DjangoConfig) -> dict[str, Any]:
             "disable_existing_loggers": False,
             "formatters": {
                 "text": {"format": "{asctime} {levelname:<8} {name}: {message}", "style": "{"},
-                "json": {"()": "modules.logger.formatters.JsonFormatter"},
+                "json": {"()": provided("json_formatter")},
             },
             "handlers": {"console": {"class": "logging.StreamHandler", "formatter": style}},
             "root": {"level": options.level, "handlers": ["console"]},

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.models.core import CoreConfig
 
 HEALTH_PATHS = [r"^healthz$", r"^readyz$"]
 
 
-def security_settings(config: DjangoConfig) -> dict[str, Any]:
+def security_settings(config: CoreConfig) -> dict[str, Any]:
     security = config.security
     csp_key = "SECURE_CSP_REPORT_ONLY" if security.csp_report_only else "SECURE_CSP"
     settings: dict[str, Any] = {

@@ -2,20 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from cfg.models.core import DjangoConfig
+from cfg.catalog import provided
+from cfg.models.core import CoreConfig
 
-REARQ_BACKEND = "apps.tasks.backends.ReArqBackend"
 IMMEDIATE_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
-WORKER_HEALTH_CHECK = "apps.tasks.health.check_worker_heartbeat"
 
 
-def tasks_settings(config: DjangoConfig) -> dict[str, Any]:
+def tasks_settings(config: CoreConfig) -> dict[str, Any]:
     tasks = config.tasks
     periodic = {name: schedule.model_dump(mode="json") for name, schedule in tasks.periodic.items()}
     settings: dict[str, Any] = {}
     if tasks.backend == "rearq":
         default: dict[str, Any] = {
-            "BACKEND": REARQ_BACKEND,
+            "BACKEND": provided("task_backend"),
             "QUEUES": list(tasks.queues),
             "OPTIONS": {
                 "redis_url": config.tasks_redis_url,
@@ -30,8 +29,6 @@ def tasks_settings(config: DjangoConfig) -> dict[str, Any]:
                 "sweep_interval": tasks.sweep_interval,
             },
         }
-        if config.enable_tasks:
-            settings["HEALTH_CHECKS"] = {"worker": WORKER_HEALTH_CHECK}
     else:
         default = {"BACKEND": IMMEDIATE_BACKEND, "QUEUES": list(tasks.queues)}
     settings["TASKS"] = {"default": default}

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.tasks import task
 
-from modules.email.service import DjangoEmailService
+from modules.email.mailer import DjangoEmailService
 
 
 @task

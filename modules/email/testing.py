@@ -62,7 +62,7 @@ class SmtpSink:
         if self.refuse_with:
             return self.refuse_with
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 Message accepted"
 
 

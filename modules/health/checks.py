@@ -1,80 +1,26 @@
-"""Readiness checks: each returns (ok, detail) and is timed by run_readiness_checks."""
+"""Readiness: the services every deployment needs, then the checks of the enabled apps (HEALTH_CHECKS, generated
+from the app catalog). The probes are cfg's, shared with `manage.py info`."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
+from django.utils.module_loading import import_string
 
-Check = Callable[[], str]
+from cfg.probes import Probe, probe_cache, probe_database, probe_migrations, redis_probe, timed
 
 
-def check_database() -> str:
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return "ok"
-
-
-def check_cache() -> str:
-    key = f"readyz:{uuid.uuid4().hex}"
-    # The Redis cache ignores its own errors by design; a failed round trip shows up here.
-    cache.set(key, "1", timeout=5)
-    if cache.get(key) != "1":
-        raise RuntimeError("a value written to the cache could not be read back")
-    cache.delete(key)
-    return "ok"
-
-
-def check_redis() -> str:
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        client.ping()
-    finally:
-        client.close()
-    return "ok"
-
-
-def check_migrations() -> str:
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    if plan:
-        raise RuntimeError(f"{len(plan)} migration(s) not applied; run python manage.py migrate")
-    return "ok"
-
-
-def readiness_checks() -> dict[str, Check]:
-    checks: dict[str, Check] = {"database": check_database, "cache": check_cache}
+def readiness_checks() -> dict[str, Probe]:
+    checks: dict[str, Probe] = {"database": probe_database, "cache": probe_cache}
     if getattr(settings, "REDIS_URL", None):
-        checks["redis"] = check_redis
-    checks["migrations"] = check_migrations
-    checks.update(extra_checks())
+        checks["redis"] = redis_probe(settings.REDIS_URL)
+    checks["migrations"] = probe_migrations
+    checks.update({name: import_string(path) for name, path in settings.HEALTH_CHECKS.items()})
     return checks
 
 
-def extra_checks() -> dict[str, Check]:
-    """Checks that apps contribute through the HEALTH_CHECKS setting (name -> dotted path)."""
-    from django.utils.module_loading import import_string
-
-    return {name: import_string(path) for name, path in getattr(settings, "HEALTH_CHECKS", {}).items()}
-
-
 def run_readiness_checks() -> tuple[bool, dict[str, dict[str, Any]]]:
-    results: dict[str, dict[str, Any]] = {}
-    for name, check in readiness_checks().items():
-        started = time.perf_counter()
-        try:
-            detail = check()
-            status = "ok"
-        except Exception as error:  # a readiness probe reports every failure, it never raises
-            status, detail = "error", f"{type(error).__name__}: {error}"
-        results[name] = {"status": status, "ms": round((time.perf_counter() - started) * 1000, 2), "detail": detail}
+    # Public endpoint: a success says "ok", never a version or a host.
+    results = {name: timed(check, show_detail=False) for name, check in readiness_checks().items()}
     return all(result["status"] == "ok" for result in results.values()), results

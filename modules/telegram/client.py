@@ -61,14 +61,14 @@ class DjangoTelegram:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         conf = settings.TELEGRAM
-        self.token = token if token is not None else conf["BOT_TOKEN"]
+        self.token: str = token if token is not None else conf["BOT_TOKEN"]
         if not self.token:
             raise TelegramNotConfigured("Telegram is not configured: set TELEGRAM__BOT_TOKEN")
-        self.base_url = (base_url or conf["API_BASE_URL"]).rstrip("/")
-        self.timeout = timeout if timeout is not None else conf["TIMEOUT"]
-        self.max_retries = max_retries if max_retries is not None else conf["MAX_RETRIES"]
-        self.backoff_seconds = backoff_seconds if backoff_seconds is not None else conf["BACKOFF_SECONDS"]
-        self.max_retry_after = max_retry_after if max_retry_after is not None else conf["MAX_RETRY_AFTER"]
+        self.base_url: str = (base_url or conf["API_BASE_URL"]).rstrip("/")
+        self.timeout: float = timeout if timeout is not None else conf["TIMEOUT"]
+        self.max_retries: int = max_retries if max_retries is not None else conf["MAX_RETRIES"]
+        self.backoff_seconds: float = backoff_seconds if backoff_seconds is not None else conf["BACKOFF_SECONDS"]
+        self.max_retry_after: float = max_retry_after if max_retry_after is not None else conf["MAX_RETRY_AFTER"]
         self.bound = bound
         self.sleep = sleep
         self.clock = clock
@@ -122,11 +122,11 @@ class DjangoTelegram:
         return delay <= self.bound.max_wait_seconds and self.clock() + delay < deadline
 
     def _backoff(self, attempt: int) -> float:
-        return self.backoff_seconds * (2**attempt)
+        return float(self.backoff_seconds * 2**attempt)
 
     def get_me(self) -> dict[str, Any]:
         """The bot's own user: a call that sends nothing, to check the token and that Telegram answers."""
-        return self.call("getMe", {})
+        return self._call_for_object("getMe", {})
 
     def send_message(
         self,
@@ -137,7 +137,7 @@ class DjangoTelegram:
         disable_notification: bool | None = None,
         disable_web_page_preview: bool | None = None,
     ) -> dict[str, Any]:
-        return self.call(
+        return self._call_for_object(
             "sendMessage",
             {
                 "chat_id": chat_id,
@@ -170,9 +170,16 @@ class DjangoTelegram:
     ) -> dict[str, Any]:
         data = {"chat_id": chat_id, "caption": caption, "parse_mode": parse_mode}
         if isinstance(file, str):  # a URL or a file_id Telegram already knows
-            return self.call(method, {**data, field: file})
+            return self._call_for_object(method, {**data, field: file})
         name, content = file if isinstance(file, tuple) else (field, file)
-        return self.call(method, data, files={field: (name, content)})
+        return self._call_for_object(method, data, files={field: (name, content)})
+
+    def _call_for_object(
+        self, method: str, data: Mapping[str, Any], files: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """call() for the methods whose `result` is a JSON object (a User, a Message)."""
+        result: dict[str, Any] = self.call(method, data, files)
+        return result
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -64,9 +64,11 @@ def _parse(headers: Any, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[s
         )
         data: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
-        for part in message.iter_parts():  # type: ignore[attr-defined]
+        for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True) or b""
+            if not isinstance(name, str) or not isinstance(payload, bytes):  # what httpx never sends
+                raise ValueError(f"a form-data part without a plain name or content: {part}")
             filename = part.get_filename()
             if filename:
                 files[name] = (filename, payload)

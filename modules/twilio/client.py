@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -13,8 +12,6 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
-
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")  # ASCII digits only: \d also matches other scripts' digits
 
 # Twilio error codes that refuse the destination number, not the account: another number would work.
 # https://www.twilio.com/docs/api/errors
@@ -121,7 +118,7 @@ class DjangoTwilio:
 
     def verify_check(self, to: str, code: str) -> bool:
         check = self._call(lambda: self._verify().verification_checks.create(to=to, code=code))
-        return check.status == "approved"
+        return bool(check.status == "approved")
 
     def _verify(self) -> Any:
         sid = self.conf["VERIFY_SERVICE_SID"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from cfg.config import DjangoConfig
 from cfg.exceptions import ConfigurationError
-from cfg.models.core import DjangoConfig
 from config.config import ProjectConfig
 
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -229,7 +229,7 @@ ENVIRONMENTS = {
 def test_no_generator_overwrites_another_generators_key(project: Project, environ: dict[str, str]) -> None:
     config = project.load(environ)
     produced = settings_by_concern(config)
-    assert [name for name, _ in produced] == [name for name, _ in GENERATORS] + ["project"]
+    assert [name for name, _ in produced] == [name for name, _ in GENERATORS] + ["app accounts", "project"]
     owners: dict[str, list[str]] = {}
     for concern, settings in produced:
         for key in settings:

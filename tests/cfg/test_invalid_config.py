@@ -5,11 +5,9 @@ A line names the field path, where the value came from, what is wrong and how to
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from cfg.models.core import APP_NAMES, DjangoConfig
+from cfg.catalog import BUILTIN_APP_NAMES
 
 from .conftest import Project
 
@@ -17,7 +15,7 @@ TEST = {"DJANGO_ENV": "test"}
 YAML = "config/environments/test.yaml"
 PREFIX = "Invalid configuration: "
 # Every app switched off explicitly, so that these tests do not depend on which apps default to on.
-ALL_APPS_OFF = {f"ENABLE_{name.upper()}": "false" for name in APP_NAMES}
+ALL_APPS_OFF = {f"ENABLE_{name.upper()}": "false" for name in BUILTIN_APP_NAMES}
 
 
 def case(id: str, expected: str, environ: dict[str, str] | None = None, *, yaml: str = "", dotenv: str = "") -> object:
@@ -352,43 +350,48 @@ def test_every_mistake_is_reported_at_once_in_field_order(project: Project) -> N
     assert [line.removeprefix(PREFIX).split(" (from ")[0] for line in lines] == ["debug", "time_zone", "email.port"]
 
 
-def test_enabling_an_app_that_is_not_in_the_project(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    package = tmp_path / "cfgtests_shop_apps"
-    (package / "accounts").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "accounts" / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-
-    class ShopConfig(DjangoConfig):
-        apps_package = "cfgtests_shop_apps"
-
+def test_enabling_an_app_that_is_not_in_the_project(project: Project) -> None:
     project.yaml("test", "enable_knowbase: true\n")
     environ = {**TEST, **ALL_APPS_OFF, "ENABLE_ACCOUNTS": "true", "ENABLE_LEADS": "true"}
     del environ["ENABLE_KNOWBASE"]
-    assert project.problems(environ, ShopConfig) == [
-        f"{PREFIX}enable_knowbase (from {YAML} key enable_knowbase): the app cfgtests_shop_apps.knowbase is not in "
+    assert project.problems(environ) == [
+        f"{PREFIX}enable_knowbase (from {YAML} key enable_knowbase): the app apps.knowbase is not in "
         "this project. Fix: set ENABLE_KNOWBASE=false",
-        f"{PREFIX}enable_leads (from env var ENABLE_LEADS): the app cfgtests_shop_apps.leads is not in this project. "
+        f"{PREFIX}enable_leads (from env var ENABLE_LEADS): the app apps.leads is not in this project. "
         "Fix: set ENABLE_LEADS=false",
     ]
 
 
-def test_an_app_enabled_by_default_but_missing_names_the_default(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "cfgtests_empty_apps").mkdir()
-    (tmp_path / "cfgtests_empty_apps" / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_an_app_enabled_while_an_app_it_requires_is_off(project: Project) -> None:
+    problems = project.problems({**TEST, **ALL_APPS_OFF, "ENABLE_AGENTS": "true"})
+    assert (
+        f"{PREFIX}enable_agents (from env var ENABLE_AGENTS): the app agents requires knowbase, which is off. "
+        "Fix: set ENABLE_KNOWBASE=true, or ENABLE_AGENTS=false"
+    ) in problems
 
-    class EmptyConfig(DjangoConfig):
-        apps_package = "cfgtests_empty_apps"
 
-    environ = {**TEST, **ALL_APPS_OFF}
-    del environ["ENABLE_ACCOUNTS"]
-    assert DjangoConfig.model_fields["enable_accounts"].default is True
-    assert project.problems(environ, EmptyConfig) == [
-        f"{PREFIX}enable_accounts (from the default): the app cfgtests_empty_apps.accounts is not in this project. "
-        "Fix: set ENABLE_ACCOUNTS=false"
+def test_a_project_app_that_cannot_be_found(project: Project) -> None:
+    assert project.problems({**TEST, "PROJECT_APPS": "cfgtests_nowhere.billing"}) == [
+        f"{PREFIX}project_apps (from env var PROJECT_APPS): the package cfgtests_nowhere.billing cannot be "
+        "found. Fix: create it (python manage.py startapp) or correct the path in project_apps"
     ]
+
+
+def test_a_project_app_named_like_a_builtin_one(project: Project) -> None:
+    assert project.problems({**TEST, "PROJECT_APPS": "apps.tasks"}) == [
+        f"{PREFIX}project_apps (from env var PROJECT_APPS): the name 'tasks' is taken by another app. "
+        "Fix: give the app another name in project_apps (AppSpec(name=...))"
+    ]
+
+
+def test_a_project_app_requiring_an_unknown_app(project: Project) -> None:
+    environ = {**TEST, "PROJECT_APPS": '[{"app": "apps", "name": "portal", "requires": ["billing"]}]'}
+    assert project.problems(environ) == [
+        f"{PREFIX}project_apps (from env var PROJECT_APPS): the app portal requires 'billing', which is no app of "
+        "this project. Fix: add billing to project_apps, or drop it from portal's requires"
+    ]
+
+
+def test_a_bad_url_prefix_of_a_project_app(project: Project) -> None:
+    problems = project.problems({**TEST, "PROJECT_APPS": '[{"app": "apps", "name": "portal", "url_prefix": "/x"}]'})
+    assert len(problems) == 1 and "project_apps.url_prefix" in problems[0] and "end with a slash" in problems[0]

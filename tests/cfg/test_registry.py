@@ -74,7 +74,7 @@ def test_a_conflicting_registration_is_refused() -> None:
     with pytest.raises(RegistryError) as info:
         cfg.register("DjangoConfig", f"{__name__}:MARKER")
     assert str(info.value) == (
-        "register('DjangoConfig'): already registered as 'cfg.models.core:DjangoConfig'; choose another name"
+        "register('DjangoConfig'): already registered as 'cfg.config:DjangoConfig'; choose another name"
     )
     assert cfg.DjangoConfig is not MARKER
     cfg.register("Mine", f"{__name__}:MARKER")

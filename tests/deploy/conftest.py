@@ -51,7 +51,7 @@ def resolved(*files: str, env: dict[str, str] | None = None) -> dict[str, Any]:
 
 
 def app_services(project: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The services that run the project's own image (named after the project slug)."""
+    """The services that run the project's own image (named after the compose project)."""
     slug = project["name"]
     return {
         name: service

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+import shutil
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +20,7 @@ from tests.deploy.conftest import REPO, app_services, compose_config, resolved
 DEV, PROD, HYBRID = "compose.yaml", "compose.prod.yaml", "docker/compose.hybrid.yaml"
 PRODUCTION_ENV = {
     "SECRET_KEY": secrets.token_urlsafe(50),
-    "DATABASE_URL": "postgres://postgres:a-long-password@db:5432/django_starter",
+    "DATABASE_URL": "postgres://postgres:a-long-password@db:5432/app",
     "SITE_URL": "https://example.com",
     "SECURITY__ALLOWED_HOSTS": "example.com",
     "SECURITY__CSRF_TRUSTED_ORIGINS": "https://example.com",
@@ -150,7 +152,7 @@ def test_development_services_load_a_valid_config(config_dir):
     for name, service in app_services(resolved(DEV)).items():
         config = load(service["environment"], config_dir)
         assert config.env.value == "development", name
-        assert config.database_url == f"postgres://postgres:postgres@db:5432/{config.project_slug}"
+        assert config.database_url == "postgres://postgres:postgres@db:5432/app"
         assert config.tasks.backend == "rearq" and config.email.host == "mailpit"
 
 
@@ -198,7 +200,7 @@ def test_hybrid_env_points_at_the_ports_the_hybrid_override_publishes(config_dir
     assert urlsplit(hybrid["REDIS_URL"]).port in published["redis"]
     assert int(hybrid["EMAIL__PORT"]) in published["mailpit"]
     config = load({**hybrid, "DJANGO_ENV": "development"}, config_dir)
-    assert urlsplit(config.database_url).path == f"/{config.project_slug}"
+    assert urlsplit(config.database_url).path == "/" + services["db"]["environment"]["POSTGRES_DB"]
 
 
 def test_the_production_env_example_names_only_variables_something_reads():
@@ -214,3 +216,37 @@ def test_the_production_env_example_names_only_variables_something_reads():
     assert_known(app_variables, "docker/prod.env.example")
     passed_through = set(services["web"]["environment"])
     assert set(app_variables) <= passed_through, set(app_variables) - passed_through
+
+
+@pytest.mark.parametrize(("files", "tag"), [((DEV,), "dev"), ((PROD,), "latest")])
+def test_the_project_is_named_after_its_directory_or_dotenv_not_in_the_files(files, tag, tmp_path):
+    """Nothing in the compose files names the project, so that a rename leaves them alone (upstream changes to them
+    then merge cleanly): the project, its volumes and its image take the checkout's name, or COMPOSE_PROJECT_NAME,
+    and the database is `app`, or POSTGRES_DB, in one place for the server, its healthcheck and DATABASE_URL."""
+    for name in (DEV, PROD, HYBRID):
+        assert not re.search(r"^name:", (REPO / name).read_text(), re.MULTILINE), f"{name} names the project"
+    checkout = tmp_path / "acme_rocket"
+    for name in files:
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, checkout / name)
+
+    def project() -> dict[str, Any]:
+        result = compose_config(*files, env=PRODUCTION_ENV, cwd=checkout)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    default = project()
+    assert default["name"] == "acme_rocket"
+    assert {service["image"] for service in app_services(default).values()} == {f"acme_rocket:{tag}"}
+    assert default["services"]["db"]["environment"]["POSTGRES_DB"] == "app"
+
+    (checkout / ".env").write_text("COMPOSE_PROJECT_NAME=rocket\nPOSTGRES_DB=rocket_db\n")
+    pinned = project()
+    assert pinned["name"] == "rocket"
+    assert {service["image"] for service in app_services(pinned).values()} == {f"rocket:{tag}"}
+    db = pinned["services"]["db"]
+    assert db["environment"]["POSTGRES_DB"] == "rocket_db"
+    assert "--dbname=rocket_db" in " ".join(db["healthcheck"]["test"])
+    if files == (DEV,):
+        for name, service in app_services(pinned).items():
+            assert service["environment"]["DATABASE_URL"].endswith("@db:5432/rocket_db"), name

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import User
 from modules.email.testing import SmtpSink, smtp_mailers, smtp_server
@@ -49,6 +51,10 @@ def twilio(settings: Any) -> Iterator[FakeTwilio]:
         yield fake
 
 
+def url(name: str) -> str:
+    return reverse(f"accounts:{name}")
+
+
 def code_in(text: str) -> str:
     match = CODE.search(text)
     assert match, f"no code in {text!r}"
@@ -56,11 +62,11 @@ def code_in(text: str) -> str:
 
 
 def request_code(api: APIClient, identifier: str, channel: str = "email", **extra: Any) -> Any:
-    return api.post("/api/auth/otp/request/", {"identifier": identifier, "channel": channel}, format="json", **extra)
+    return api.post(url("otp-request"), {"identifier": identifier, "channel": channel}, format="json", **extra)
 
 
 def verify(api: APIClient, identifier: str, code: str, **extra: Any) -> Any:
-    return api.post("/api/auth/otp/verify/", {"identifier": identifier, "code": code}, format="json", **extra)
+    return api.post(url("otp-verify"), {"identifier": identifier, "code": code}, format="json", **extra)
 
 
 def sign_in_by_email(api: APIClient, smtp: SmtpSink, address: str) -> dict[str, Any]:
@@ -68,12 +74,22 @@ def sign_in_by_email(api: APIClient, smtp: SmtpSink, address: str) -> dict[str, 
     code = code_in(smtp.messages[-1].text)
     response = verify(api, address, code)
     assert response.status_code == 200, response.json()
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def bearer(api: APIClient, access: str) -> APIClient:
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
     return api
+
+
+def signed_in_as(user: User) -> APIClient:
+    return bearer(APIClient(), str(RefreshToken.for_user(user).access_token))
+
+
+def other_code(code: str) -> str:
+    """A six-digit code that is not `code`: a wrong guess."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
 @pytest.fixture
@@ -83,6 +99,11 @@ def user(db: Any) -> User:
 
 @pytest.fixture
 def signed_in(api: APIClient, user: User) -> APIClient:
-    from rest_framework_simplejwt.tokens import RefreshToken
-
     return bearer(api, str(RefreshToken.for_user(user).access_token))
+
+
+@pytest.fixture
+def admin_client(client: Any, db: Any) -> Any:
+    admin = User.objects.create_superuser(email="root@example.com", password="pw-long-enough-123")
+    client.force_login(admin)
+    return client

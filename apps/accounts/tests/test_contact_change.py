@@ -4,24 +4,31 @@ account's existing channel, like the Telegram link. Real SMTP, Twilio and Telegr
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.accounts import contact_change
+from apps.accounts import contact_change, otp
+from apps.accounts.activity import Client
+from apps.accounts.identifiers import parse_identifier
 from apps.accounts.models import Activity, ActivityLog, OtpPurpose, OtpRequest, OtpStatus, User
-from apps.accounts.tests.conftest import bearer, code_in, request_code, verify
+from apps.accounts.tests.conftest import code_in, other_code, request_code, signed_in_as, url, verify
+from apps.accounts.tests.factories import otp_request_create
 
 pytestmark = pytest.mark.django_db
 
-EMAIL = "/api/accounts/me/email/"
-EMAIL_CONFIRM = "/api/accounts/me/email/confirm/"
-PHONE = "/api/accounts/me/phone/"
-PHONE_CONFIRM = "/api/accounts/me/phone/confirm/"
+EMAIL = url("me-email")
+EMAIL_CONFIRM = url("me-email-confirm")
+PHONE = url("me-phone")
+PHONE_CONFIRM = url("me-phone-confirm")
+# 95 characters as sent, 305 once the domain is in its xn-- form.
+LONG_IDN = "a@" + ".".join(["üx"] * 30) + ".com"
 
 
 def change_email(api: APIClient, email: str, **extra: Any) -> Any:
@@ -35,14 +42,6 @@ def change_phone(api: APIClient, phone: str, channel: str | None = None, **extra
 
 def confirm(api: APIClient, new_code: str, account_code: str, path: str = EMAIL_CONFIRM, **extra: Any) -> Any:
     return api.post(path, {"new_code": new_code, "account_code": account_code}, format="json", **extra)
-
-
-def other_code(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def signed_in_as(user: User) -> APIClient:
-    return bearer(APIClient(), str(RefreshToken.for_user(user).access_token))
 
 
 def mail_to(smtp: Any, address: str) -> list[Any]:
@@ -68,7 +67,7 @@ def test_email_change_end_to_end(signed_in, user, smtp):
     body = started.json()
     assert body["account_channel"] == "email"
     assert body["expires_in_minutes"] == 10
-    assert "grace@example.com" in body["detail"] and "/api/accounts/me/email/confirm/" in body["detail"]
+    assert "grace@example.com" in body["detail"] and url("me-email-confirm") in body["detail"]
     [new_mail] = mail_to(smtp, "grace@example.com")  # canonical: lower case, trimmed
     [owner_mail] = mail_to(smtp, "ada@example.com")
     assert "email change" in new_mail.subject
@@ -255,7 +254,7 @@ def test_the_unique_constraint_decides_a_race_past_the_check_as_a_400(signed_in,
     new_code, account_code = start_email_change(signed_in, smtp)
     User.objects.create_user(email="grace@example.com")
     # The other account commits between the check and the write: only the database sees it.
-    monkeypatch.setattr(contact_change, "used_elsewhere", lambda flow, user, value: False)
+    monkeypatch.setattr(contact_change, "user_identifier_taken", lambda **kwargs: False)
     response = confirm(signed_in, new_code, account_code)
     assert response.status_code == 400
     assert "already used by another account" in response.json()["detail"]
@@ -300,7 +299,12 @@ def test_bad_input_is_a_clear_400(signed_in, twilio):
     ]
     assert change_phone(signed_in, "+15557654321", "fax").json()["channel"] == ["Choose sms or whatsapp."]
     response = signed_in.post(EMAIL_CONFIRM, {"new_code": "12", "account_code": "abcdef"}, format="json")
-    assert response.json() == {"new_code": ["The code is 6 digits."], "account_code": ["The code is 6 digits."]}
+    assert response.json() == {
+        "new_code": ["The code is 6 digits."],
+        "account_code": ["The code is 6 digits."],
+        "detail": "new_code: The code is 6 digits. account_code: The code is 6 digits.",
+        "error_code": "invalid",
+    }
     response = confirm(signed_in, "123456", "123456", PHONE_CONFIRM)
     assert response.status_code == 400
     assert "No phone change is waiting" in response.json()["detail"]
@@ -376,7 +380,7 @@ def test_activity_is_recorded_without_codes(signed_in, user, smtp, caplog):
     assert log[Activity.EMAIL_CHANGE_REQUESTED] == {"email": "grace@example.com", "owner": "email", "channel": "email"}
     assert log[Activity.EMAIL_CHANGE_FAILED] == {"reasons": {"new_code": "wrong code"}}
     assert log[Activity.EMAIL_CHANGED] == {"email": "grace@example.com", "previous": "ada@example.com"}
-    listed = signed_in.get("/api/accounts/me/activity/").json()["results"]
+    listed = signed_in.get(url("me-activity")).json()["results"]
     assert {entry["action"] for entry in listed} >= {"email_change_requested", "email_change_failed", "email_changed"}
     ours = [record for record in caplog.records if record.name.startswith("apps.accounts")]
     assert ours, "expected our own log lines"
@@ -410,9 +414,9 @@ def test_change_requests_and_confirmations_are_throttled_per_user(signed_in, smt
 
 def test_patch_still_refuses_email_and_phone_and_points_to_the_endpoints(signed_in, user):
     for field, value, path in (("email", "eve@example.com", EMAIL), ("phone", "+15550000666", PHONE)):
-        response = signed_in.patch("/api/accounts/me/", {field: value}, format="json")
+        response = signed_in.patch(url("me"), {field: value}, format="json")
         assert response.status_code == 400
-        detail = response.json()["detail"][0]
+        detail = response.json()["detail"]
         assert f"cannot be changed here: {field}" in detail
         assert f"POST {path}" in detail
     user.refresh_from_db()
@@ -420,13 +424,14 @@ def test_patch_still_refuses_email_and_phone_and_points_to_the_endpoints(signed_
 
 
 def test_the_endpoints_are_in_the_schema_with_their_bodies(client):
-    schema = client.get("/api/schema/", {"format": "json"}).json()
+    schema = client.get(reverse("api-schema"), {"format": "json"}).json()
     components = schema["components"]["schemas"]
 
     def body_of(path: str, part: str) -> dict[str, Any]:
         operation = schema["paths"][path]["post"]
         content = operation["requestBody"] if part == "request" else operation["responses"]["200"]
-        return components[content["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]
+        body: dict[str, Any] = components[content["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]]
+        return body
 
     assert set(body_of(EMAIL, "request")["required"]) == {"email"}
     assert set(body_of(PHONE, "request")["properties"]) == {"phone", "channel"}
@@ -436,3 +441,92 @@ def test_the_endpoints_are_in_the_schema_with_their_bodies(client):
     for path in (EMAIL_CONFIRM, PHONE_CONFIRM):
         assert set(body_of(path, "request")["required"]) == {"new_code", "account_code"}
         assert "email" in body_of(path, "response")["properties"]
+
+
+# An owner code confirms only the change its message named.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_changes_started_at_once_do_not_pair_one_owner_code_with_the_other_new_code(monkeypatch):
+    """Sends end in the order newA, newB, ownerB, ownerA: change A (whose owner code came last) is pending, with
+    both its codes; B's new code with A's owner code (which named a@) is refused."""
+    user = User.objects.create_user(email="ada@example.com")
+    codes: dict[tuple[str, str], str] = {}
+    a_owner_sending, b_done = threading.Event(), threading.Event()
+
+    def deliver(channel: str, destination: str, code: str, minutes: int, *, purpose: str, target: str = "") -> None:
+        codes[(purpose, target or destination)] = code
+        if purpose == OtpPurpose.EMAIL_NEW and destination == "b@example.com":
+            assert a_owner_sending.wait(10)
+        if purpose == OtpPurpose.EMAIL_OWNER and target == "a@example.com":
+            a_owner_sending.set()
+            assert b_done.wait(10)
+
+    monkeypatch.setattr(otp, "deliver_code", deliver)
+
+    def start(address: str, done: threading.Event | None = None) -> None:
+        try:
+            fresh = User.objects.get(pk=user.pk)
+            contact_change.contact_change_start(
+                flow=contact_change.EMAIL,
+                user=fresh,
+                identifier=parse_identifier(address),
+                channel=None,
+                client=Client(),
+            )
+        finally:
+            if done:
+                done.set()
+            connection.close()
+
+    threads = [
+        threading.Thread(target=start, args=("a@example.com",)),
+        threading.Thread(target=start, args=("b@example.com", b_done)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert len(codes) == 4
+
+    api = signed_in_as(user)
+    crossed = confirm(
+        api, codes[(OtpPurpose.EMAIL_NEW, "b@example.com")], codes[(OtpPurpose.EMAIL_OWNER, "a@example.com")]
+    )
+    assert crossed.status_code == 400
+    user.refresh_from_db()
+    assert user.email == "ada@example.com"
+    matching = confirm(
+        api, codes[(OtpPurpose.EMAIL_NEW, "a@example.com")], codes[(OtpPurpose.EMAIL_OWNER, "a@example.com")]
+    )
+    assert matching.status_code == 200, matching.json()
+    user.refresh_from_db()
+    assert user.email == "a@example.com"
+    assert not OtpRequest.objects.filter(status=OtpStatus.SENT).exists()
+
+
+def test_an_owner_code_tied_to_another_new_code_is_no_pending_change(signed_in, user, smtp):
+    """Both codes entered are right and outstanding, but the owner code approves another (replaced) new code: no
+    change is pending, and no attempt is counted."""
+    assert change_email(signed_in, "grace@example.com").status_code == 200
+    new_code, account_code = code_in(smtp.messages[0].text), code_in(smtp.messages[1].text)
+    owner_otp = OtpRequest.objects.get(purpose=OtpPurpose.EMAIL_OWNER)
+    new_otp = OtpRequest.objects.get(purpose=OtpPurpose.EMAIL_NEW)
+    assert owner_otp.approves_id == new_otp.pk
+    replaced = otp_request_create(
+        identifier="x@example.com", purpose=OtpPurpose.EMAIL_NEW, user=user, status=OtpStatus.SUPERSEDED
+    )
+    OtpRequest.objects.filter(pk=owner_otp.pk).update(approves=replaced)
+    response = confirm(signed_in, new_code, account_code)
+    assert response.status_code == 400
+    assert "No email change is waiting" in response.json()["detail"]
+    assert not OtpRequest.objects.filter(attempts__gt=0).exists()
+    user.refresh_from_db()
+    assert user.email == "ada@example.com"
+
+
+def test_an_email_change_to_a_too_long_address_is_a_400(signed_in, smtp):
+    response = change_email(signed_in, LONG_IDN)
+    assert response.status_code == 400
+    assert "too long" in response.json()["email"][0]
+    assert smtp.messages == [] and not OtpRequest.objects.exists()

@@ -10,8 +10,9 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.accounts.activity import activity_record
 from apps.accounts.models import Activity, ActivityLog, User
-from apps.accounts.services import activity_record
+from apps.accounts.tests.conftest import url
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def upload(api, content: bytes, name: str = "me.png"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return api.post(
-        "/api/accounts/me/avatar/",
+        url("me-avatar"),
         {"avatar": SimpleUploadedFile(name, content, content_type="image/png")},
         format="multipart",
     )
@@ -40,11 +41,11 @@ def _media(settings, tmp_path):
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("get", "/api/accounts/me/"),
-        ("patch", "/api/accounts/me/"),
-        ("delete", "/api/accounts/me/"),
-        ("post", "/api/accounts/me/avatar/"),
-        ("get", "/api/accounts/me/activity/"),
+        ("get", url("me")),
+        ("patch", url("me")),
+        ("delete", url("me")),
+        ("post", url("me-avatar")),
+        ("get", url("me-activity")),
     ],
 )
 def test_profile_endpoints_need_a_signed_in_user(api, method, path):
@@ -53,7 +54,7 @@ def test_profile_endpoints_need_a_signed_in_user(api, method, path):
 
 def test_read_own_profile_only(signed_in, user):
     other = User.objects.create_user(email="eve@example.com", first_name="Eve")
-    body = signed_in.get("/api/accounts/me/").json()
+    body = signed_in.get(url("me")).json()
     assert body["id"] == user.pk
     assert body["email"] == "ada@example.com"
     assert "Eve" not in str(body)
@@ -62,7 +63,7 @@ def test_read_own_profile_only(signed_in, user):
 
 
 def test_update_profile(signed_in, user):
-    response = signed_in.patch("/api/accounts/me/", {"first_name": "Ada", "last_name": "Lovelace"}, format="json")
+    response = signed_in.patch(url("me"), {"first_name": "Ada", "last_name": "Lovelace"}, format="json")
     assert response.status_code == 200
     user.refresh_from_db()
     assert (user.first_name, user.last_name) == ("Ada", "Lovelace")
@@ -73,18 +74,18 @@ def test_update_profile(signed_in, user):
 
 def test_fixed_fields_cannot_be_changed(signed_in, user):
     other = User.objects.create_user(email="eve@example.com")
-    response = signed_in.patch("/api/accounts/me/", {"email": "x@example.com", "id": other.pk}, format="json")
+    response = signed_in.patch(url("me"), {"email": "x@example.com", "id": other.pk}, format="json")
     assert response.status_code == 400
-    assert "cannot be changed here: email, id" in response.json()["detail"][0]
+    assert "cannot be changed here: email, id" in response.json()["detail"]
     user.refresh_from_db()
     assert user.email == "ada@example.com"
     for field in ("is_staff", "is_superuser", "registration_source"):
-        assert signed_in.patch("/api/accounts/me/", {field: True}, format="json").status_code == 400
+        assert signed_in.patch(url("me"), {field: True}, format="json").status_code == 400
     assert not User.objects.filter(is_staff=True).exists()
 
 
 def test_bad_profile_values_are_400(signed_in):
-    response = signed_in.patch("/api/accounts/me/", {"first_name": "x" * 151}, format="json")
+    response = signed_in.patch(url("me"), {"first_name": "x" * 151}, format="json")
     assert response.status_code == 400
 
 
@@ -122,39 +123,39 @@ def test_avatar_wrong_type(signed_in):
 
 
 def test_avatar_missing_is_400(signed_in):
-    response = signed_in.post("/api/accounts/me/avatar/", {}, format="multipart")
+    response = signed_in.post(url("me-avatar"), {}, format="multipart")
     assert response.status_code == 400
     assert response.json()["avatar"] == ["No file was submitted."]
 
 
 def test_delete_account(signed_in, user):
     token = RefreshToken.for_user(user)
-    assert signed_in.delete("/api/accounts/me/").status_code == 204
+    assert signed_in.delete(url("me")).status_code == 204
     user.refresh_from_db()
     assert not user.is_active
     assert user.deleted_at is not None
     assert user.first_name == ""
     assert ActivityLog.objects.filter(user=user, action=Activity.ACCOUNT_DELETED).exists()
     signed_in.credentials()
-    assert signed_in.post("/api/auth/token/refresh/", {"refresh": str(token)}, format="json").status_code == 401
+    assert signed_in.post(url("token-refresh"), {"refresh": str(token)}, format="json").status_code == 401
 
 
 def test_activity_list_is_own_and_paginated_in_constant_queries(signed_in, user, django_assert_num_queries):
     other = User.objects.create_user(email="eve@example.com")
-    activity_record(Activity.SIGN_IN, user=other)
+    activity_record(action=Activity.SIGN_IN, user=other)
     for _ in range(3):
-        activity_record(Activity.SIGN_IN, user=user)
+        activity_record(action=Activity.SIGN_IN, user=user)
     User.objects.filter(pk=user.pk).update(last_activity=timezone.now())  # no last-activity write in the count
     # user lookup (JWT), count, page
     with django_assert_num_queries(3):
-        response = signed_in.get("/api/accounts/me/activity/")
+        response = signed_in.get(url("me-activity"))
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 3
     for _ in range(20):
-        activity_record(Activity.PROFILE_UPDATED, user=user)
+        activity_record(action=Activity.PROFILE_UPDATED, user=user)
     with django_assert_num_queries(3):
-        body = signed_in.get("/api/accounts/me/activity/").json()
+        body = signed_in.get(url("me-activity")).json()
     assert body["count"] == 23
     assert len(body["results"]) == 20
     assert {"action", "ip", "user_agent", "details", "created_at"} <= set(body["results"][0])
@@ -162,16 +163,16 @@ def test_activity_list_is_own_and_paginated_in_constant_queries(signed_in, user,
 
 def test_last_activity_is_written_at_most_once_per_interval(signed_in, user, django_assert_num_queries):
     assert user.last_activity is None
-    signed_in.get("/api/accounts/me/")
+    signed_in.get(url("me"))
     user.refresh_from_db()
     first = user.last_activity
     assert first is not None
     with django_assert_num_queries(1):  # the JWT user lookup only: no write
-        signed_in.get("/api/accounts/me/")
+        signed_in.get(url("me"))
     user.refresh_from_db()
     assert user.last_activity == first
     User.objects.filter(pk=user.pk).update(last_activity=timezone.now() - timedelta(minutes=6))
-    signed_in.get("/api/accounts/me/")
+    signed_in.get(url("me"))
     user.refresh_from_db()
     assert user.last_activity > first
 

@@ -6,15 +6,14 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import Activity, ActivityLog, OtpPurpose, OtpRequest, OtpStatus, User
-from apps.accounts.tests.conftest import bearer, code_in, request_code, verify
+from apps.accounts.tests.conftest import code_in, other_code, request_code, signed_in_as, url, verify
 
 pytestmark = pytest.mark.django_db
 
-LINK = "/api/accounts/me/telegram/"
-CONFIRM = "/api/accounts/me/telegram/confirm/"
+LINK = url("me-telegram")
+CONFIRM = url("me-telegram-confirm")
 
 
 def link(api: APIClient, chat_id: str, **extra: Any) -> Any:
@@ -25,22 +24,14 @@ def confirm(api: APIClient, telegram_code: str, account_code: str, **extra: Any)
     return api.post(CONFIRM, {"telegram_code": telegram_code, "account_code": account_code}, format="json", **extra)
 
 
-def other_code(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def signed_in_as(user: User) -> APIClient:
-    return bearer(APIClient(), str(RefreshToken.for_user(user).access_token))
-
-
 def test_patch_cannot_set_the_chat_nor_the_phone_or_email(signed_in, user):
-    response = signed_in.patch("/api/accounts/me/", {"telegram_chat_id": "666"}, format="json")
+    response = signed_in.patch(url("me"), {"telegram_chat_id": "666"}, format="json")
     assert response.status_code == 400
-    assert "POST /api/accounts/me/telegram/" in response.json()["detail"][0]
+    assert "POST /api/accounts/me/telegram/" in response.json()["detail"]
     for field, value in (("phone", "+15550000666"), ("email", "eve@example.com")):
-        response = signed_in.patch("/api/accounts/me/", {field: value}, format="json")
+        response = signed_in.patch(url("me"), {field: value}, format="json")
         assert response.status_code == 400
-        assert f"cannot be changed here: {field}" in response.json()["detail"][0]
+        assert f"cannot be changed here: {field}" in response.json()["detail"]
     user.refresh_from_db()
     assert (user.telegram_chat_id, user.phone, user.email) == ("", None, "ada@example.com")
 
@@ -152,7 +143,12 @@ def test_bad_input_is_a_clear_400(signed_in, user, smtp, telegram, settings):
     assert signed_in.post(LINK, {}, format="json").json()["chat_id"] == ["This field is required."]
     response = signed_in.post(CONFIRM, {"telegram_code": "12", "account_code": "abcdef"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"telegram_code": ["The code is 6 digits."], "account_code": ["The code is 6 digits."]}
+    assert response.json() == {
+        "telegram_code": ["The code is 6 digits."],
+        "account_code": ["The code is 6 digits."],
+        "detail": "telegram_code: The code is 6 digits. account_code: The code is 6 digits.",
+        "error_code": "invalid",
+    }
     response = confirm(signed_in, "123456", "123456")
     assert response.status_code == 400
     assert "No Telegram link is waiting" in response.json()["detail"]
@@ -248,5 +244,51 @@ def test_unlink_refuses_to_remove_the_only_way_in(telegram):
 
 def test_deleting_the_account_cancels_a_pending_link(signed_in, user, smtp, telegram):
     link(signed_in, "4242")
-    assert signed_in.delete("/api/accounts/me/").status_code == 204
+    assert signed_in.delete(url("me")).status_code == 204
     assert not OtpRequest.objects.filter(user=user, status=OtpStatus.SENT).exists()
+
+
+# Telegram sign-in codes end when the chat is re-linked or unlinked.
+
+
+def telegram_sign_in_code(api: APIClient, telegram: Any, chat_id: str) -> str:
+    assert request_code(api, "ada@example.com", "telegram").status_code == 200
+    return code_in(telegram.messages_to(chat_id)[-1])
+
+
+def test_a_code_sent_to_the_old_chat_stops_working_when_another_chat_is_linked(api, smtp, telegram):
+    user = User.objects.create_user(email="ada@example.com", telegram_chat_id="111")
+    owner = signed_in_as(user)
+    old_chat_code = telegram_sign_in_code(api, telegram, "111")
+    assert owner.post(LINK, {"chat_id": "222"}, format="json").status_code == 200
+    codes = {"telegram_code": code_in(telegram.messages_to("222")[-1]), "account_code": code_in(smtp.messages[-1].text)}
+    assert owner.post(CONFIRM, codes, format="json").status_code == 200
+    assert verify(api, "ada@example.com", old_chat_code).status_code == 400
+    assert OtpRequest.objects.get(purpose=OtpPurpose.SIGN_IN).status == OtpStatus.SUPERSEDED
+
+
+def test_a_code_sent_to_the_chat_stops_working_when_it_is_unlinked(api, smtp, telegram):
+    user = User.objects.create_user(email="ada@example.com", telegram_chat_id="111")
+    chat_code = telegram_sign_in_code(api, telegram, "111")
+    assert signed_in_as(user).delete(LINK).status_code == 200
+    assert verify(api, "ada@example.com", chat_code).status_code == 400
+
+
+def test_an_unlink_that_could_not_be_told_leaves_the_chats_code_alone(api, smtp, telegram):
+    """Nothing changed (503), so nothing ends: the codes end in the transaction of the change."""
+    user = User.objects.create_user(email="ada@example.com", telegram_chat_id="111")
+    chat_code = telegram_sign_in_code(api, telegram, "111")
+    smtp.refuse_with = "554 Transaction failed"
+    assert signed_in_as(user).delete(LINK).status_code == 503
+    assert verify(api, "ada@example.com", chat_code).status_code == 200
+
+
+# Telegram chat ids are ASCII digits.
+
+
+@pytest.mark.parametrize("chat_id", ["١٢٣٤", "\uff11\uff12\uff13\uff14", "-٣"])  # Arabic-Indic, fullwidth
+def test_a_chat_id_in_other_digits_is_a_400(signed_in, smtp, telegram, chat_id):
+    response = signed_in.post(LINK, {"chat_id": chat_id}, format="json")
+    assert response.status_code == 400
+    assert "is a number" in response.json()["chat_id"][0]
+    assert telegram.calls == [] and smtp.messages == []

@@ -19,8 +19,10 @@ import redis
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.tasks import task_backends
 from django.test import Client
 
+from apps.tasks.backends import ReArqBackend
 from apps.tasks.keys import WORKER_KEY, delay_key, stream_key
 
 REDIS_URL = os.environ.get("TASKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -32,6 +34,13 @@ TIMINGS = {
     "visibility_timeout": 3,
     "heartbeat_interval": 1,
 }
+
+
+def rearq_backend() -> ReArqBackend:
+    """The default backend, which the `rearq` fixture made a ReArqBackend."""
+    backend = task_backends["default"]
+    assert isinstance(backend, ReArqBackend), backend
+    return backend
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 90, what: str = "condition") -> Any:
@@ -70,14 +79,13 @@ def rearq(settings: Any, queue_name: str, redis_client: redis.Redis) -> dict[str
     Only the test's own queue is configured: workers of other queues on the same Redis (other test
     runs, a developer's worker on "default") must not count in its readiness check or its status.
     """
-    settings.TASKS = {
-        "default": {
-            "BACKEND": "apps.tasks.backends.ReArqBackend",
-            "QUEUES": [queue_name],
-            "OPTIONS": {"redis_url": REDIS_URL, **TIMINGS},
-        }
+    default: dict[str, Any] = {
+        "BACKEND": "apps.tasks.backends.ReArqBackend",
+        "QUEUES": [queue_name],
+        "OPTIONS": {"redis_url": REDIS_URL, **TIMINGS},
     }
-    return settings.TASKS["default"]
+    settings.TASKS = {"default": default}
+    return default
 
 
 def signed_in(client: Client, **flags: bool) -> Client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -54,12 +55,12 @@ def tick(key: str) -> None:
 
 
 @task(takes_context=True)
-def which_attempt(context: TaskContext) -> int:
+def which_attempt(context: TaskContext[Any, Any]) -> int:
     return context.attempt
 
 
 @task(takes_context=True)
-def slow_first_attempt(context: TaskContext, key: str, seconds: float) -> int:
+def slow_first_attempt(context: TaskContext[Any, Any], key: str, seconds: float) -> int:
     """Takes `seconds` on its first attempt only, so a later attempt can finish it."""
     client = _redis()
     client.incr(f"{key}:started")

@@ -78,6 +78,7 @@ def test_retry_of_an_unfinished_run_is_a_conflict(staff_client):
     response = staff_client.post(f"/api/tasks/runs/{running.id}/retry/")
     assert response.status_code == 409
     assert "only finished" in response.json()["detail"]
+    assert response.json()["error_code"] == "run_not_retryable"
 
 
 @pytest.mark.parametrize(

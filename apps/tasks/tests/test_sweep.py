@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 import redis
 from django.core.management import CommandError, call_command
-from django.tasks import TaskResult, TaskResultStatus, task_backends
+from django.tasks import TaskResult, TaskResultStatus
 from django.utils import timezone
 
 from apps.tasks.keys import GROUP, WORKER_KEY, stream_key
 from apps.tasks.models import TaskRun
 from apps.tasks.sweep import TASK_LOST, runs_find_lost, runs_mark_lost, runs_sweep_lost
 from apps.tasks.tests import jobs
+from apps.tasks.tests.conftest import rearq_backend
 from apps.tasks.tests.factories import make_run
 
 pytestmark = pytest.mark.django_db
@@ -39,12 +42,12 @@ def age(*ids: str) -> None:
     TaskRun.objects.filter(pk__in=ids).update(enqueued_at=then, last_attempted_at=then)
 
 
-def statuses(*runs: TaskRun | TaskResult) -> list[str]:
+def statuses(*runs: TaskRun | TaskResult[Any, Any]) -> list[str]:
     return [TaskRun.objects.get(pk=run.id).status for run in runs]
 
 
 @pytest.fixture
-def live_worker(redis_client: redis.Redis) -> str:
+def live_worker(redis_client: redis.Redis) -> Iterator[str]:
     name = f"live-{time.time_ns()}"
     redis_client.hset(WORKER_KEY, name, json.dumps({"ms": int(time.time() * 1000), "pid": 0}))
     yield name
@@ -52,7 +55,7 @@ def live_worker(redis_client: redis.Redis) -> str:
 
 
 def test_the_sweep_fails_only_quiet_runs_whose_message_is_gone(rearq, queue_name, redis_client, live_worker):
-    backend = task_backends["default"]
+    backend = rearq_backend()
     waiting = jobs.add.using(queue_name=queue_name).enqueue(1, 1)
     deferred = jobs.add.using(queue_name=queue_name, run_after=timezone.now() + timedelta(hours=2)).enqueue(1, 2)
     gone = jobs.add.using(queue_name=queue_name).enqueue(1, 3)
@@ -86,6 +89,7 @@ def test_the_sweep_fails_only_quiet_runs_whose_message_is_gone(rearq, queue_name
 
     assert {run.id for run in marked} == {gone.id, running_dead.id, running_live_too_long.id}
     assert statuses(gone, running_dead, running_live_too_long) == ["FAILED"] * 3
+    untouched: list[TaskRun | TaskResult[Any, Any]]
     untouched = [waiting, deferred, gone_recently, held, running_live, retrying, finished]
     assert statuses(*untouched) == ["READY", "READY", "READY", "RUNNING", "RUNNING", "READY", "SUCCESSFUL"]
     run = TaskRun.objects.get(pk=running_dead.pk)
@@ -98,7 +102,7 @@ def test_the_sweep_fails_only_quiet_runs_whose_message_is_gone(rearq, queue_name
 
 
 def test_a_lost_run_is_marked_once_and_only_as_the_sweep_saw_it(rearq, queue_name, redis_client):
-    backend = task_backends["default"]
+    backend = rearq_backend()
     lost = [jobs.add.using(queue_name=queue_name).enqueue(2, n) for n in range(2)]
     for result in lost:
         drop_message(redis_client, queue_name, result.id)

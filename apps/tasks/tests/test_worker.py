@@ -32,19 +32,22 @@ def test_enqueued_tasks_run_to_successful_with_their_return_values(start_worker,
     multiplied = async_to_sync(jobs.multiply.using(queue_name=queue_name).aenqueue)(4, 5)
     orm = jobs.count_running.using(queue_name=queue_name).enqueue()
     context = jobs.which_attempt.using(queue_name=queue_name).enqueue()
-    assert added.status == TaskResultStatus.READY
+    status_when_enqueued = added.status  # (a local: refresh() below changes added.status)
+    assert status_when_enqueued == TaskResultStatus.READY
 
     wait_for(lambda: finished(added.id, multiplied.id, orm.id, context.id), what="the four tasks")
 
     added.refresh()
     assert added.status == TaskResultStatus.SUCCESSFUL
     assert added.return_value == 5
-    assert jobs.multiply.get_result(multiplied.id).return_value == 20
+    # django-stubs types the result of an async task as its coroutine; Django gives the awaited value.
+    assert jobs.multiply.get_result(multiplied.id).return_value == 20  # type: ignore[comparison-overlap]
     assert jobs.count_running.get_result(orm.id).return_value >= 1  # its own run is RUNNING while it counts
     assert jobs.which_attempt.get_result(context.id).return_value == 1
     run = TaskRun.objects.get(pk=added.id)
     assert (run.task_path, run.queue, run.args, run.attempts) == ("apps.tasks.tests.jobs.add", queue_name, [2, 3], 1)
     assert run.worker and run.worker_ids == [run.worker]
+    assert run.started_at is not None and run.finished_at is not None
     assert run.enqueued_at <= run.started_at <= run.finished_at
     assert run.duration is not None and run.error_class == ""
 
@@ -77,8 +80,10 @@ def test_run_after_is_honoured(start_worker, queue_name, redis_client):
     run = TaskRun.objects.get(pk=deferred.id)
     assert run.status == TaskResultStatus.SUCCESSFUL and run.return_value == 2
     assert run.run_after == run_after
+    assert run.started_at is not None
     assert run.started_at >= run_after  # the worker was free earlier: it ran `now` at once
-    assert TaskRun.objects.get(pk=now.id).started_at < run_after
+    now_started_at = TaskRun.objects.get(pk=now.id).started_at
+    assert now_started_at is not None and now_started_at < run_after
 
 
 def test_kill_9_mid_task_another_worker_completes_it_exactly_once(start_worker, queue_name, redis_client, scratch_key):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.tasks import TaskResultStatus, task_backends
+from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from apps.tasks.keys import GROUP, stream_key
 from apps.tasks.models import TaskRun
 from apps.tasks.tests import jobs
-from apps.tasks.tests.conftest import wait_for
+from apps.tasks.tests.conftest import rearq_backend, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -42,7 +42,7 @@ def test_a_task_whose_path_no_longer_exists_fails_once_and_leaves_the_queue(star
         "queue": queue_name,
         "enqueued_at": timezone.now().isoformat(),
     }
-    task_backends["default"].queue.push(queue_name, payload)  # as an older release of the code enqueued it
+    rearq_backend().queue.push(queue_name, payload)  # as an older release of the code enqueued it
 
     run = wait_for(lambda: final(run_id), what="the run of the missing task")
 

@@ -49,7 +49,12 @@ def test_task_clear_leaves_the_running_task_to_finish_and_fails_exactly_what_it_
     waiting = jobs.add.using(queue_name=queue_name).enqueue(1, 1)
     delayed = jobs.add.using(queue_name=queue_name, run_after=timezone.now() + timedelta(seconds=60)).enqueue(2, 2)
     prompts: list[str] = []
-    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or "y")
+
+    def answer_yes(prompt: str) -> str:
+        prompts.append(prompt)
+        return "y"
+
+    monkeypatch.setattr("builtins.input", answer_yes)
     out = StringIO()
 
     call_command("task_clear", queue=queue_name, stdout=out)

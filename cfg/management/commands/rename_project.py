@@ -1,8 +1,11 @@
 """rename_project: give the project its own name and slug in one step.
 
-The identity lives in config/config.py (project_name, project_slug); the slug is repeated where a
-tool cannot read Python: the compose project, image and database names, the Python package name in
-pyproject.toml, and the examples that show them. Running it again with the same name changes nothing.
+The identity lives in config/config.py (project_name, project_slug); pyproject.toml repeats the slug as the
+package name, which packaging tools read from there alone. Nothing else carries the name: compose names its
+project after the checkout's directory (or COMPOSE_PROJECT_NAME in .env) and its database `app`, the docs say
+"your project", and the README's environment table says "set in config/config.py" for the two fields. A rename
+thus changes three lines in two files, and later upstream changes to any other line merge with plain git.
+Running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -17,20 +20,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 CONFIG_FILE = "config/config.py"
-README = "README.md"
 PYPROJECT = "pyproject.toml"
-# Files where the slug appears as a word: compose project/image/database names and their examples.
-SLUG_FILES = (
-    "compose.yaml",
-    "compose.prod.yaml",
-    "docker/compose.hybrid.yaml",
-    "docker/hybrid.env",
-    "docker/prod.env.example",
-    "docker/Dockerfile",
-    ".env.example",
-    "docs/deploy.md",
-    README,
-)
+# Every file the command may change. Keep it this short: each line here is a line a later upstream change to
+# the same file could conflict with.
+RENAMED_FILES = (CONFIG_FILE, PYPROJECT)
+# Variables in .env that override config/config.py, so that a rename would seem not to take effect.
+OVERRIDES = ("PROJECT_NAME", "PROJECT_SLUG")
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # PostgreSQL truncates identifiers at 63 bytes and the test database is test_<slug>.
 MAX_SLUG_LENGTH = 50
@@ -88,10 +83,6 @@ def read_identity(config_text: str) -> Identity:
     return Identity(name.group(2), slug.group(2))
 
 
-def _slug_word(slug: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(slug)}(?![A-Za-z0-9_])")
-
-
 def renamed(path: str, text: str, old: Identity, new: Identity) -> str:
     """The file's text with the old identity replaced by the new one."""
     if path == CONFIG_FILE:
@@ -100,27 +91,20 @@ def renamed(path: str, text: str, old: Identity, new: Identity) -> str:
     if path == PYPROJECT:
         pattern = re.compile(rf'^name = "{re.escape(old.package)}"$', re.MULTILINE)
         return pattern.sub(f'name = "{new.package}"', text, count=1)
-    if path == README:
-        title = re.compile(rf"\A# {re.escape(old.name)}$", re.MULTILINE)
-        text = title.sub(f"# {new.name}", text, count=1)
-        # The generated environment table shows the name as PROJECT_NAME's default.
-        text = text.replace(f"| `PROJECT_NAME` | `{old.name}` |", f"| `PROJECT_NAME` | `{new.name}` |")
-    return _slug_word(old.slug).sub(new.slug, text)
+    return text
 
 
-def refuse_slug_in_use(path: str, text: str, slug: str) -> None:
-    """The slug is replaced wherever it stands as a word, so it must not already mean something else there (a
-    compose service such as `web`, a path such as /app): a later rename would rewrite those places too."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if _slug_word(slug).search(line):
-            raise CommandError(
-                f"The slug {slug!r} already means something else in {path} (line {number}: {line.strip()!r}), and a "
-                f"later rename would rewrite it there too. Choose another slug, e.g. --slug {slug}_app."
-            )
+def overridden_in_dotenv(base: Path) -> list[str]:
+    """The identity variables that .env sets: they win over config/config.py."""
+    dotenv = base / ".env"
+    if not dotenv.is_file():
+        return []
+    lines = dotenv.read_text().splitlines()
+    return [name for name in OVERRIDES if any(re.match(rf"\s*(export\s+)?{name}\s*=", line) for line in lines)]
 
 
 class Command(BaseCommand):
-    help = "Rename the project: its name and slug in config, compose, pyproject and the README, in one step."
+    help = "Rename the project: its name and slug in config/config.py and pyproject.toml, in one step."
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -139,13 +123,11 @@ class Command(BaseCommand):
         old, new = read_identity(config_path.read_text()), Identity(name, slug)
 
         changes: dict[Path, str] = {}
-        for relative in (CONFIG_FILE, PYPROJECT, *SLUG_FILES):
+        for relative in RENAMED_FILES:
             path = base / relative
             if not path.is_file():
                 continue
             text = path.read_text()
-            if relative in SLUG_FILES and new.slug != old.slug:
-                refuse_slug_in_use(relative, text, new.slug)
             updated = renamed(relative, text, old, new)
             if updated != text:
                 changes[path] = updated
@@ -163,6 +145,11 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Renamed {old.name!r} ({old.slug}) to {new.name!r} ({new.slug})."))
         if old.slug != new.slug:
             self.stdout.write(
-                f"Note: the databases are now named {new.slug}. Local data made under the old name stays in the "
-                f"database {old.slug} (embedded server) and in the compose volumes of project {old.slug}."
+                f"Note: the embedded server's database is now named {new.slug}; local data made under the old name "
+                f"stays in the database {old.slug}. Compose is not affected: it names its project after this "
+                "directory (or COMPOSE_PROJECT_NAME in .env) and its database `app`."
+            )
+        if overrides := overridden_in_dotenv(base):
+            self.stdout.write(
+                self.style.WARNING(f"Note: .env sets {', '.join(overrides)}, which wins over {CONFIG_FILE}; remove it.")
             )

@@ -5,10 +5,12 @@ from typing import Any
 
 import yaml
 from django.core.management.base import BaseCommand, CommandParser
+from rich.console import Console
+from rich.pretty import Pretty
 
+from cfg.config import DjangoConfig
 from cfg.introspection import env_var_reference, mapping_defaults, masked_dump
 from cfg.management.base import config_class, load_fresh
-from cfg.models.core import DjangoConfig
 
 
 class _ReadableDumper(yaml.SafeDumper):
@@ -37,9 +39,6 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2, sort_keys=True))
             return
-        from rich.console import Console
-        from rich.pretty import Pretty
-
         Console(file=self.stdout, width=120).print(Pretty(data, expand_all=True))  # type: ignore[arg-type]
 
     def _write_env_vars(self, model: type[DjangoConfig]) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import CommandError, call_command
 
-from modules.email.service import DjangoEmailService, recipient_refused, send_email
+from modules.email.mailer import DjangoEmailService, recipient_refused
+from modules.email.service import send_email
 from modules.email.testing import SmtpSink, free_port, smtp_mailers, smtp_server
 
 

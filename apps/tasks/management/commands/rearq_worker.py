@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 
 from apps.tasks.backends import ReArqBackend
-from apps.tasks.queue import redacted
+from cfg.introspection import mask_url_password
 
 
 class Command(BaseCommand):
@@ -54,12 +54,14 @@ class Command(BaseCommand):
         timer = f", timer with {len(periodic)} schedule(s)" if options["with_timer"] else ""
         console.print(
             f"[bold]rearq_worker[/] {worker.worker_id}: queues {', '.join(queues)}, concurrency {concurrency}{timer}, "
-            f"Redis {redacted(backend.redis_url)}"
+            f"Redis {mask_url_password(backend.redis_url)}"
         )
         try:
             asyncio.run(worker.run())
         except (RedisError, OSError) as error:
-            raise CommandError(f"the worker cannot use Redis at {redacted(backend.redis_url)}: {error}") from error
+            raise CommandError(
+                f"the worker cannot use Redis at {mask_url_password(backend.redis_url)}: {error}"
+            ) from error
         counts = worker.counts
         console.print(
             f"rearq_worker {worker.worker_id} stopped: {counts['succeeded']} succeeded, "

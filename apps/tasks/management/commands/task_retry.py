@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.tasks import services
-from apps.tasks.exceptions import TaskQueueUnavailable
+from apps.tasks.exceptions import RunNotRetryable, TaskQueueUnavailable
 from apps.tasks.models import TaskRun
 
 
@@ -21,6 +21,6 @@ class Command(BaseCommand):
             raise CommandError(f"no run with id {options['run_id']!r}")
         try:
             result = services.run_retry(run)
-        except (services.RunNotRetryable, TaskQueueUnavailable) as error:
+        except (RunNotRetryable, TaskQueueUnavailable) as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"Enqueued {run.task_path} again as {result.id} (status {result.status}).")

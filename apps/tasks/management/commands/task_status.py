@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from django.tasks import TaskResultStatus
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = "Queue depth, running tasks, failures in the last 24 hours and live workers."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        console = Console(file=self.stdout, width=120)
+        console = Console(file=cast(IO[str], self.stdout), width=120)
         counts = selectors.status_counts()
         failed = selectors.failed_since(timezone.now() - timedelta(hours=24))
         backend = services.queue_backend()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(error.message) from error
         if not options["dry_run"]:
             lost = runs_mark_lost(lost, backend=backend)
-        console = Console(file=self.stdout, width=120)
+        console = Console(file=cast(IO[str], self.stdout), width=120)
         verb = "Lost (not marked, --dry-run)" if options["dry_run"] else "Marked FAILED as lost"
         table = Table("run", "task", "queue", "was", "quiet since", title=f"{verb}: {len(lost)}")
         for run in lost:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.forms import ValidationError
 
-from modules.email.service import DjangoEmailService
+from modules.email.mailer import DjangoEmailService
 
 
 class Command(BaseCommand):

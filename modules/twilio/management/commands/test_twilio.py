@@ -5,7 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from modules.twilio.client import E164, DjangoTwilio, TwilioError
+from modules.twilio.client import DjangoTwilio, TwilioError
+from modules.twilio.phone import is_e164
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         to = options["to"]
-        if not E164.fullmatch(to):
+        if not is_e164(to):
             raise CommandError(f"{to!r} is not an E.164 phone number such as +15551234567")
         text = options["text"] or f"{settings.PROJECT_NAME}: Twilio test message."
         try:

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from apps.accounts import codes
 from apps.accounts.models import ActivityLog, OtpRequest, OtpStatus, User
-from apps.accounts.tests.conftest import bearer, code_in, request_code, sign_in_by_email, verify
+from apps.accounts.tests.conftest import bearer, code_in, request_code, sign_in_by_email, url, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def test_codes_are_six_digits_from_secrets(monkeypatch):
         drawn.append(limit)
         return 42
 
-    monkeypatch.setattr(codes.secrets, "randbelow", randbelow)
+    monkeypatch.setattr("apps.accounts.codes.secrets.randbelow", randbelow)
     assert codes.new_code() == "000042"
     assert drawn == [1_000_000]
 
@@ -101,7 +102,7 @@ def test_five_wrong_attempts_burn_the_code(api, smtp):
 
 def test_codes_are_compared_in_constant_time(api, smtp, monkeypatch):
     compared = []
-    real = codes.constant_time_compare
+    real = constant_time_compare
 
     def recording(left, right):
         compared.append((left, right))
@@ -196,13 +197,13 @@ def test_inactive_account_gets_no_code_and_cannot_sign_in(api, smtp, user):
 
 def test_deleted_account_cannot_sign_in_again(api, smtp):
     tokens = sign_in_by_email(api, smtp, "gone@example.com")
-    assert bearer(api, tokens["access"]).delete("/api/accounts/me/").status_code == 204
+    assert bearer(api, tokens["access"]).delete(url("me")).status_code == 204
     api.credentials()
     assert request_code(api, "gone@example.com").status_code == 200
     assert len(smtp.messages) == 1
     assert verify(api, "gone@example.com", "123456").status_code == 400
-    assert api.post("/api/auth/token/refresh/", {"refresh": tokens["refresh"]}, format="json").status_code == 401
-    assert bearer(api, tokens["access"]).get("/api/accounts/me/").status_code == 401
+    assert api.post(url("token-refresh"), {"refresh": tokens["refresh"]}, format="json").status_code == 401
+    assert bearer(api, tokens["access"]).get(url("me")).status_code == 401
     assert User.objects.filter(email="gone@example.com").count() == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.accounts.models import Activity, ActivityLog, OtpRequest, OtpStatus, RegistrationSource, User
-from apps.accounts.tests.conftest import bearer, code_in, request_code, verify
+from apps.accounts.tests.conftest import bearer, code_in, request_code, url, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -31,18 +31,18 @@ def test_email_code_to_jwt_to_profile_to_logout(api, smtp):
     assert user.last_login is not None
 
     bearer(api, body["access"])
-    me = api.get("/api/accounts/me/")
+    me = api.get(url("me"))
     assert me.status_code == 200
     assert me.json()["id"] == user.pk
-    patched = api.patch("/api/accounts/me/", {"first_name": "Grace", "last_name": "Hopper"}, format="json")
+    patched = api.patch(url("me"), {"first_name": "Grace", "last_name": "Hopper"}, format="json")
     assert patched.status_code == 200
     assert patched.json()["full_name"] == "Grace Hopper"
 
-    refreshed = api.post("/api/auth/token/refresh/", {"refresh": body["refresh"]}, format="json")
+    refreshed = api.post(url("token-refresh"), {"refresh": body["refresh"]}, format="json")
     assert refreshed.status_code == 200
     new_refresh = refreshed.json()["refresh"]
-    assert api.post("/api/auth/logout/", {"refresh": new_refresh}, format="json").status_code == 200
-    again = api.post("/api/auth/token/refresh/", {"refresh": new_refresh}, format="json")
+    assert api.post(url("logout"), {"refresh": new_refresh}, format="json").status_code == 200
+    again = api.post(url("token-refresh"), {"refresh": new_refresh}, format="json")
     assert again.status_code == 401
 
     actions = list(ActivityLog.objects.filter(user=user).values_list("action", flat=True))

@@ -1,0 +1,86 @@
+"""The catalog: the built-in apps and modules, and how each plugs in. The one place in cfg that names them.
+
+Names are strings; nothing here imports an app or a module. A project adds its own apps with `project_apps` in
+config/config.py (docs/apps.md), never by editing this file.
+"""
+
+from __future__ import annotations
+
+from cfg.models.apps import AppSpec, MiddlewareSpec
+from cfg.models.unfold import NavigationItem
+
+# The seven apps with an enable_<name> switch, in INSTALLED_APPS order.
+BUILTIN_APPS: tuple[AppSpec, ...] = (
+    AppSpec(
+        app="apps.accounts",
+        title="Accounts",
+        # accounts holds AUTH_USER_MODEL: installed even when enable_accounts switches its API off.
+        always_installed=True,
+        url_prefix="api/",
+        urls="apps.accounts.urls",
+        middleware=(MiddlewareSpec(path="apps.accounts.middleware.LastActivityMiddleware"),),
+        settings="cfg.settings.accounts.accounts_settings",
+        navigation=(
+            NavigationItem(title="Users", link="/admin/accounts/user/", icon="group"),
+            NavigationItem(title="Activity", link="/admin/accounts/activitylog/", icon="history"),
+            NavigationItem(title="Sign-in codes", link="/admin/accounts/otprequest/", icon="pin"),
+        ),
+    ),
+    AppSpec(
+        app="apps.tasks",
+        title="Tasks",
+        url_prefix="api/tasks/",
+        urls="apps.tasks.urls",
+        checks={"worker": "apps.tasks.health.check_worker_heartbeat"},
+        provides={"task_backend": "apps.tasks.backends.ReArqBackend"},
+        navigation=(
+            NavigationItem(title="Dashboard", link="/admin/tasks/taskrun/dashboard/", icon="monitoring"),
+            NavigationItem(title="Task runs", link="/admin/tasks/taskrun/", icon="task"),
+        ),
+    ),
+    AppSpec(app="apps.knowbase", title="Knowledge base", url_prefix="api/knowbase/", urls="apps.knowbase.urls"),
+    AppSpec(
+        app="apps.agents", title="Agents", url_prefix="api/agents/", urls="apps.agents.urls", requires=("knowbase",)
+    ),
+    AppSpec(app="apps.leads", title="Leads", url_prefix="api/leads/", urls="apps.leads.urls"),
+    AppSpec(app="apps.newsletter", title="Newsletter", url_prefix="api/newsletter/", urls="apps.newsletter.urls"),
+    AppSpec(app="apps.support", title="Support", url_prefix="api/support/", urls="apps.support.urls"),
+)
+
+# Integrations the apps use; always installed.
+MODULES: tuple[AppSpec, ...] = (
+    AppSpec(app="modules.email"),
+    AppSpec(app="modules.telegram"),
+    AppSpec(app="modules.twilio"),
+    AppSpec(app="modules.health", django_app=False, urls="modules.health.urls"),
+    AppSpec(
+        app="modules.api",
+        django_app=False,
+        provides={
+            "exception_handler": "modules.api.errors.exception_handler",
+            "json_parser": "modules.api.errors.JSONParser",
+        },
+    ),
+    AppSpec(
+        app="modules.logger", django_app=False, provides={"json_formatter": "modules.logger.formatters.JsonFormatter"}
+    ),
+    AppSpec(
+        app="modules.unfold",
+        django_app=False,
+        provides={"environment_callback": "modules.unfold.callbacks.environment_badge"},
+    ),
+)
+
+BUILTIN_APP_NAMES: tuple[str, ...] = tuple(spec.name for spec in BUILTIN_APPS)
+
+
+def builtin_app(name: str) -> AppSpec:
+    return next(spec for spec in BUILTIN_APPS if spec.name == name)
+
+
+def provided(role: str) -> str:
+    """The dotted path that a built-in app or module provides for `role` (see AppSpec.provides)."""
+    for spec in (*MODULES, *BUILTIN_APPS):
+        if role in spec.provides:
+            return spec.provides[role]
+    raise LookupError(f"no app or module in the catalog provides {role!r}")
