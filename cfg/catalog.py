@@ -74,10 +74,6 @@ MODULES: tuple[AppSpec, ...] = (
 BUILTIN_APP_NAMES: tuple[str, ...] = tuple(spec.name for spec in BUILTIN_APPS)
 
 
-def builtin_app(name: str) -> AppSpec:
-    return next(spec for spec in BUILTIN_APPS if spec.name == name)
-
-
 def provided(role: str) -> str:
     """The dotted path that a built-in app or module provides for `role` (see AppSpec.provides)."""
     for spec in (*MODULES, *BUILTIN_APPS):

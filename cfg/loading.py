@@ -7,6 +7,7 @@ config/environments/<env>.yaml, .env, the process environment. Nested keys use `
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -266,8 +267,9 @@ def _problem_and_fix(error: Mapping[str, Any], name: str, var: str) -> tuple[str
 def problems_from_validation(error: ValidationError, sources: Sources) -> list[ConfigProblem]:
     problems = []
     for item in error.errors():
-        loc = tuple(str(part) for part in item["loc"] if not isinstance(part, int))
-        field = ".".join(loc) or "(config)"
+        field = ".".join(str(part) for part in item["loc"] if not isinstance(part, int)) or "(config)"
+        # A mistake inside a list item (project_apps[0].url_prefix) comes from the setting that holds the list.
+        loc = tuple(str(part) for part in itertools.takewhile(lambda part: not isinstance(part, int), item["loc"]))
         name = sources.setting_name(loc) if loc else "the configuration"
         problem, fix = _problem_and_fix(item, name, env_var_name(loc))
         value = item.get("input")

@@ -14,6 +14,8 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.mail import mailers
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
@@ -69,15 +71,24 @@ def default_mailer() -> dict[str, Any]:
     return dict(getattr(settings, "MAILERS", {}).get("default", {}))
 
 
-def probe_smtp() -> str:
-    options = default_mailer().get("OPTIONS", {})
-    host, port = options.get("host", "localhost"), int(options.get("port", 25))
-    kind = smtplib.SMTP_SSL if options.get("use_ssl") else smtplib.SMTP
-    with kind(host, port, timeout=TIMEOUT) as server:
-        code, _ = server.noop()
+def probe_mailer(name: str | None = None) -> str:
+    """Open a connection to the mailer and close it, sending nothing: for SMTP the connection, STARTTLS or SSL and
+    the login a send makes, then a NOOP, within the mailer's timeout. Raises what a send would (an SMTPException or
+    OSError) when the server is out; the other backends have nothing to reach."""
+    connection = mailers[name] if name else mailers.default
+    if not isinstance(connection, SmtpBackend):
+        return "nothing to reach"  # console, locmem; opening the file backend would leave an empty file
+    try:
+        connection.open()
+        smtp = connection.connection
+        if smtp is None:  # open() swallowed its error: a mailer configured with fail_silently
+            raise smtplib.SMTPServerDisconnected("could not connect to the mail server")
+        code, message = smtp.noop()
         if code != 250:
-            raise RuntimeError(f"NOOP answered {code}")
-    return f"SMTP at {host}:{port}"
+            raise smtplib.SMTPResponseException(code, message)
+    finally:
+        connection.close()
+    return f"SMTP at {connection.host}:{connection.port}"
 
 
 def timed(probe: Probe, *, show_detail: bool = True) -> dict[str, Any]:

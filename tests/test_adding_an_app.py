@@ -99,10 +99,13 @@ def test_a_new_app_is_wired_in_by_the_config_alone(tmp_path: Path) -> None:
     copy = project_copy(tmp_path / "project")
     cfg_before = digest(copy / "cfg")
 
-    # Step 1: the app itself.
+    # Step 1: the app itself, from startapp, named after its package.
     app = copy / "apps" / "billing"
     app.mkdir()
-    (app / "__init__.py").write_text("")
+    started = run(copy, "manage.py", "startapp", "billing", "apps/billing")
+    assert started.returncode == 0, started.stderr
+    apps_py = app / "apps.py"
+    apps_py.write_text(apps_py.read_text().replace("name = 'billing'", "name = 'apps.billing'"))
     (app / "views.py").write_text(VIEWS)
     (app / "urls.py").write_text(URLS)
     (app / "health.py").write_text(HEALTH)
@@ -128,4 +131,10 @@ def test_a_new_app_is_wired_in_by_the_config_alone(tmp_path: Path) -> None:
     assert report["checks"]["billing"]["status"] == "ok"
     assert "billing" in report["enabled"] and report["installed"]
     assert "Billing" in report["navigation"]
+    # Step 5: tree and info show it.
+    tree = run(copy, "manage.py", "tree")
+    assert tree.returncode == 0, tree.stderr
+    assert "billing: enabled (project)" in tree.stdout and "/api/billing/" in tree.stdout
+    info = run(copy, "manage.py", "info", "--json")
+    assert json.loads(info.stdout)["apps"]["billing"] is True
     assert digest(copy / "cfg") == cfg_before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -96,8 +97,6 @@ class TaskRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         stats = selectors.stats()
         per_minute = stats["last_hour"]["per_minute"]

@@ -12,9 +12,10 @@ from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from cfg.catalog import BUILTIN_APPS
+from cfg.catalog import BUILTIN_APPS, MODULES
 from cfg.environment import Environment
 from cfg.exceptions import RuleViolation
+from cfg.middleware import place_middleware
 from cfg.models.accounts import AccountsConfig
 from cfg.models.api import ApiConfig
 from cfg.models.apps import AppList, AppSpec, MiddlewareList
@@ -295,6 +296,7 @@ class CoreConfig(ConfigModel):
                         "create it (python manage.py startapp) or correct the path in project_apps",
                     )
                 )
+        found.extend(self._wiring_violations())
         enabled = {spec.name for spec in self.enabled_app_specs()}
         for spec in self.enabled_app_specs():
             for required in spec.requires:
@@ -318,6 +320,44 @@ class CoreConfig(ConfigModel):
                             f"add {required} to project_apps, or drop it from {spec.name}'s requires",
                         )
                     )
+        return found
+
+    def _wiring_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
+        """What the apps add must fit together: one app per package, one check per name, middleware that can be
+        placed."""
+        found: list[tuple[tuple[str, ...], str, str]] = []
+        packages = [spec.app for spec in (*MODULES, *self.installed_app_specs())]
+        for package in sorted({package for package in packages if packages.count(package) > 1}):
+            found.append(
+                (
+                    ("project_apps",),
+                    f"the package {package} is installed twice",
+                    "remove it from project_apps (a built-in app is switched with its ENABLE_ variable)",
+                )
+            )
+        owners: dict[str, str] = {}
+        for spec in self.enabled_app_specs():
+            for check in spec.checks:
+                if check in owners:
+                    found.append(
+                        (
+                            ("project_apps",),
+                            f"the readiness check {check!r} of {spec.name} is also {owners[check]}'s",
+                            f"give {spec.name}'s check another name",
+                        )
+                    )
+                owners.setdefault(check, spec.name)
+        app_middleware = [entry for spec in self.installed_app_specs() for entry in spec.middleware]
+        try:
+            place_middleware([*app_middleware, *self.project_middleware])
+        except ValueError as error:
+            own = any(entry.path in str(error) for entry in self.project_middleware)
+            field, fix = (
+                ("project_middleware", "correct PROJECT_MIDDLEWARE")
+                if own
+                else ("project_apps", "correct the middleware of that app in project_apps")
+            )
+            found.append(((field,), str(error), fix))
         return found
 
     def extra_settings(self) -> dict[str, Any]:

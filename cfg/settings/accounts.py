@@ -9,6 +9,8 @@ def accounts_settings(config: CoreConfig) -> dict[str, Any]:
     """ACCOUNTS: the sign-in and profile rules read by apps.accounts."""
     accounts = config.accounts
     return {
+        # accounts is always installed (cfg.catalog): the user model lives there.
+        "AUTH_USER_MODEL": "accounts.User",
         "ACCOUNTS": {
             "SELF_REGISTRATION": accounts.self_registration,
             "OTP_EXPIRY_MINUTES": accounts.otp_expiry_minutes,
@@ -30,5 +32,5 @@ def accounts_settings(config: CoreConfig) -> dict[str, Any]:
             "AVATAR_TYPES": list(accounts.avatar_types),
             "ADMIN_NOTIFY_SIGNUPS": accounts.admin_notify_signups,
             "DEFAULT_REGISTRATION_SOURCE": accounts.default_registration_source,
-        }
+        },
     }

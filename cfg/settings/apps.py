@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from cfg.catalog import MODULES
-from cfg.exceptions import SettingsCollisionError
-from cfg.models.apps import MiddlewareSpec
+from cfg.middleware import place_middleware
 from cfg.models.core import CoreConfig
 
 # Unfold's apps must come before django.contrib.admin so that its templates win.
@@ -36,33 +35,6 @@ THIRD_PARTY_APPS = [
     "constance",
     "import_export",
 ]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
-]
-
-
-def place_middleware(stack: list[str], entries: Iterable[MiddlewareSpec]) -> list[str]:
-    """Each entry right after the one it names (in order of arrival), or last."""
-    stack = list(stack)
-    for entry in entries:
-        if entry.path in stack:
-            raise SettingsCollisionError(f"middleware {entry.path} is added twice")
-        if entry.after and entry.after not in stack:
-            raise SettingsCollisionError(
-                f"middleware {entry.path} goes after {entry.after}, which is not in MIDDLEWARE"
-            )
-        position = stack.index(entry.after) + 1 if entry.after else len(stack)
-        stack.insert(position, entry.path)
-    return stack
 
 
 def apps_settings(config: CoreConfig) -> dict[str, Any]:
@@ -72,17 +44,12 @@ def apps_settings(config: CoreConfig) -> dict[str, Any]:
     enabled = config.enabled_app_specs()
     local_apps = ["cfg"] + [spec.app for spec in (*MODULES, *installed) if spec.django_app]
     app_middleware = [entry for spec in installed for entry in spec.middleware]
-    checks: dict[str, str] = {}
-    for spec in enabled:
-        for name, path in spec.checks.items():
-            if name in checks:
-                raise SettingsCollisionError(f"readiness check {name!r} is produced by two apps; rename one")
-            checks[name] = path
+    # Clashes (a check name, a middleware) are refused when the config loads (CoreConfig.app_violations).
+    checks = {name: path for spec in enabled for name, path in spec.checks.items()}
     return {
         "ENABLED_APPS": [spec.name for spec in enabled],
         "INSTALLED_APPS": ADMIN_APPS + DJANGO_APPS + THIRD_PARTY_APPS + local_apps,
-        "MIDDLEWARE": place_middleware(MIDDLEWARE, [*app_middleware, *config.project_middleware]),
-        "AUTH_USER_MODEL": "accounts.User",
+        "MIDDLEWARE": place_middleware([*app_middleware, *config.project_middleware]),
         "URL_MOUNTS": [(spec.url_prefix, spec.urls) for spec in (*MODULES, *enabled) if spec.urls],
         "HEALTH_CHECKS": checks,
     }

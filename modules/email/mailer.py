@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
-from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+
+from cfg.probes import probe_mailer
 
 
 class DjangoEmailService:
@@ -49,22 +50,8 @@ class DjangoEmailService:
         return self.build(to, subject, template, context).send(using=self.mailer)
 
     def probe(self) -> None:
-        """Open a connection to the mailer and close it, sending nothing: for SMTP the connection, STARTTLS or SSL
-        and the login a send makes, then a NOOP, within the mailer's timeout. Raises what a send would (an
-        SMTPException or OSError) when the server is out; the other backends have nothing to reach."""
-        connection = mailers[self.mailer] if self.mailer else mailers.default
-        if not isinstance(connection, SmtpBackend):
-            return  # console, locmem: nothing to reach; opening the file backend would leave an empty file
-        try:
-            connection.open()
-            smtp = connection.connection
-            if smtp is None:  # open() swallowed its error: a mailer configured with fail_silently
-                raise smtplib.SMTPServerDisconnected("could not connect to the mail server")
-            code, message = smtp.noop()
-            if code != 250:
-                raise smtplib.SMTPResponseException(code, message)
-        finally:
-            connection.close()
+        """Reach the mailer as a send would, sending nothing (cfg.probes.probe_mailer); raises what a send would."""
+        probe_mailer(self.mailer)
 
 
 def recipient_refused(error: BaseException) -> bool:

@@ -378,7 +378,7 @@ def test_a_project_app_that_cannot_be_found(project: Project) -> None:
 
 
 def test_a_project_app_named_like_a_builtin_one(project: Project) -> None:
-    assert project.problems({**TEST, "PROJECT_APPS": "apps.tasks"}) == [
+    assert project.problems({**TEST, "PROJECT_APPS": '[{"app": "apps", "name": "tasks"}]'}) == [
         f"{PREFIX}project_apps (from env var PROJECT_APPS): the name 'tasks' is taken by another app. "
         "Fix: give the app another name in project_apps (AppSpec(name=...))"
     ]
@@ -390,8 +390,3 @@ def test_a_project_app_requiring_an_unknown_app(project: Project) -> None:
         f"{PREFIX}project_apps (from env var PROJECT_APPS): the app portal requires 'billing', which is no app of "
         "this project. Fix: add billing to project_apps, or drop it from portal's requires"
     ]
-
-
-def test_a_bad_url_prefix_of_a_project_app(project: Project) -> None:
-    problems = project.problems({**TEST, "PROJECT_APPS": '[{"app": "apps", "name": "portal", "url_prefix": "/x"}]'})
-    assert len(problems) == 1 and "project_apps.url_prefix" in problems[0] and "end with a slash" in problems[0]

@@ -72,10 +72,30 @@ def test_middleware_goes_after_the_one_it_names_and_project_middleware_last(
     assert "apps.accounts.middleware.LastActivityMiddleware" in middleware
 
 
-def test_middleware_after_one_that_is_not_there_is_refused(project: Project, billing_package: str) -> None:
-    config = project.load({**TEST, "PROJECT_MIDDLEWARE": '[{"path": "a.B", "after": "not.There"}]'}, BillingProject)
-    with pytest.raises(SettingsCollisionError, match=r"goes after not\.There, which is not in MIDDLEWARE"):
-        config.get_all_settings()
+def test_middleware_after_one_that_is_not_there_stops_start_up(project: Project, billing_package: str) -> None:
+    assert project.problems({**TEST, "PROJECT_MIDDLEWARE": '[{"path": "a.B", "after": "not.There"}]'}) == [
+        "Invalid configuration: project_middleware (from env var PROJECT_MIDDLEWARE): the middleware a.B goes after "
+        "not.There, which is not in MIDDLEWARE. Fix: correct PROJECT_MIDDLEWARE"
+    ]
+
+
+def test_a_builtin_package_listed_again_and_a_check_name_taken_stop_start_up(
+    project: Project, billing_package: str
+) -> None:
+    apps = '[{"app": "apps.tasks", "name": "tasks_again"}, {"app": "cfgtests_billing", "checks": {"worker": "x.y"}}]'
+    assert project.problems({**TEST, "PROJECT_APPS": apps}) == [
+        "Invalid configuration: project_apps (from env var PROJECT_APPS): the package apps.tasks is installed twice. "
+        "Fix: remove it from project_apps (a built-in app is switched with its ENABLE_ variable)",
+        "Invalid configuration: project_apps (from env var PROJECT_APPS): the readiness check 'worker' of "
+        "cfgtests_billing is also tasks's. Fix: give cfgtests_billing's check another name",
+    ]
+
+
+def test_a_mistake_inside_a_project_app_names_the_setting_that_holds_it(project: Project) -> None:
+    assert project.problems({**TEST, "PROJECT_APPS": '[{"app": "apps", "name": "portal", "url_prefix": "/x"}]'}) == [
+        "Invalid configuration: project_apps.url_prefix (from env var PROJECT_APPS): '/x' must be relative and end "
+        "with a slash, e.g. api/billing/. Fix: correct PROJECT_APPS"
+    ]
 
 
 def test_an_app_setting_that_collides_is_refused(project: Project, billing_package: str) -> None:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cfg.catalog import BUILTIN_APP_NAMES, MODULES
-from cfg.probes import SMTP_BACKEND, TIMEOUT, Probe, default_mailer, probe_database, probe_smtp, redis_probe, timed
+from cfg.probes import SMTP_BACKEND, TIMEOUT, Probe, default_mailer, probe_database, probe_mailer, redis_probe, timed
 
 
 def project_version(base_dir: Path) -> str:
@@ -48,7 +48,7 @@ def configured_services() -> dict[str, Probe | str]:
         services["redis"] = "not configured (REDIS_URL is empty)"
     backend = str(default_mailer().get("BACKEND", ""))
     if backend == SMTP_BACKEND:
-        services["smtp"] = probe_smtp
+        services["smtp"] = probe_mailer
     else:
         services["smtp"] = f"not used (email backend {backend.rsplit('.', 2)[-2] if backend else 'none'})"
     return services
