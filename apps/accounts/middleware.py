@@ -5,6 +5,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
+from apps.accounts.services import user_touch_last_activity
+
 
 class LastActivityMiddleware:
     """Records when an authenticated user was last seen; at most one write per user per interval.
@@ -24,7 +26,5 @@ class LastActivityMiddleware:
                 return response
             user = user._wrapped
         if user is not None and getattr(user, "is_authenticated", False) and user.is_active:
-            from apps.accounts.services import user_touch_last_activity
-
             user_touch_last_activity(user=user)
         return response

@@ -33,6 +33,7 @@ from apps.accounts.identifiers import Identifier
 from apps.accounts.models import Activity, Channel, OtpPurpose, OtpRequest, OtpStatus, User
 from apps.accounts.otp import otp_failure, otp_issue, otp_sign_in_for_update
 from apps.accounts.selectors import user_find_by_id, user_find_by_identifier
+from apps.accounts.tasks import notify_admins_of_signup
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +133,6 @@ def otp_verify(*, identifier: Identifier, code: str, client: Client) -> tuple[Us
         and settings.TELEGRAM["BOT_TOKEN"]
         and settings.TELEGRAM["CHAT_ID"]
     ):
-        from apps.accounts.tasks import notify_admins_of_signup
-
         signed_up = user
         transaction.on_commit(lambda: notify_admins_of_signup.enqueue(signed_up.pk))
     return user, created

@@ -26,21 +26,19 @@ class MiddlewareSpec(ConfigModel):
     after: str = ""
     """Place it right after this middleware; empty places it last"""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """A plain string is a middleware placed last."""
+        return {"path": value} if isinstance(value, str) else value
+
     @field_validator("path", "after")
     @classmethod
     def _is_dotted(cls, value: str) -> str:
         return _dotted(value, what="middleware class", example="apps.billing.middleware.SeatMiddleware")
 
 
-def _middleware_shorthand(value: Any) -> Any:
-    """A plain string is a middleware placed last."""
-    value = split_commas(value)
-    if isinstance(value, list | tuple):
-        return [{"path": item} if isinstance(item, str) else item for item in value]
-    return value
-
-
-MiddlewareList = Annotated[tuple[MiddlewareSpec, ...], BeforeValidator(_middleware_shorthand)]
+MiddlewareList = Annotated[tuple[MiddlewareSpec, ...], BeforeValidator(split_commas)]
 
 
 class AppSpec(ConfigModel):
@@ -114,9 +112,5 @@ class AppSpec(ConfigModel):
         return self.title or self.name.replace("_", " ").capitalize()
 
 
-def _apps_shorthand(value: Any) -> Any:
-    """PROJECT_APPS=apps.billing,apps.crm or a JSON list of specs."""
-    return split_commas(value)
-
-
-AppList = Annotated[tuple[AppSpec, ...], BeforeValidator(_apps_shorthand)]
+# PROJECT_APPS=apps.billing,apps.crm or a JSON list of specs.
+AppList = Annotated[tuple[AppSpec, ...], BeforeValidator(split_commas)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import zoneinfo
+from collections import Counter
 from pathlib import Path
 from typing import Any, Self
 
@@ -278,11 +279,10 @@ class CoreConfig(ConfigModel):
         builtin_names = {spec.name for spec in BUILTIN_APPS}
         seen: set[str] = set()
         for spec in self.project_apps:
-            where = ("project_apps",)
             if spec.name in builtin_names or spec.name in seen:
                 found.append(
                     (
-                        where,
+                        ("project_apps",),
                         f"the name {spec.name!r} is taken by another app",
                         "give the app another name in project_apps (AppSpec(name=...))",
                     )
@@ -291,7 +291,7 @@ class CoreConfig(ConfigModel):
             if not _importable(spec.app):
                 found.append(
                     (
-                        where,
+                        ("project_apps",),
                         f"the package {spec.app} cannot be found",
                         "create it (python manage.py startapp) or correct the path in project_apps",
                     )
@@ -326,8 +326,8 @@ class CoreConfig(ConfigModel):
         """What the apps add must fit together: one app per package, one check per name, middleware that can be
         placed."""
         found: list[tuple[tuple[str, ...], str, str]] = []
-        packages = [spec.app for spec in (*MODULES, *self.installed_app_specs())]
-        for package in sorted({package for package in packages if packages.count(package) > 1}):
+        packages = Counter(spec.app for spec in (*MODULES, *self.installed_app_specs()))
+        for package in sorted(package for package, count in packages.items() if count > 1):
             found.append(
                 (
                     ("project_apps",),
@@ -348,16 +348,16 @@ class CoreConfig(ConfigModel):
                     )
                 owners.setdefault(check, spec.name)
         app_middleware = [entry for spec in self.installed_app_specs() for entry in spec.middleware]
-        try:
-            place_middleware([*app_middleware, *self.project_middleware])
-        except ValueError as error:
-            own = any(entry.path in str(error) for entry in self.project_middleware)
-            field, fix = (
-                ("project_middleware", "correct PROJECT_MIDDLEWARE")
-                if own
-                else ("project_apps", "correct the middleware of that app in project_apps")
-            )
-            found.append(((field,), str(error), fix))
+        # The apps' middleware first, then the project's on top: a failure names the setting that added it.
+        for field, entries, fix in (
+            ("project_apps", app_middleware, "correct the middleware of that app in project_apps"),
+            ("project_middleware", [*app_middleware, *self.project_middleware], "correct PROJECT_MIDDLEWARE"),
+        ):
+            try:
+                place_middleware(entries)
+            except ValueError as error:
+                found.append(((field,), str(error), fix))
+                break
         return found
 
     def extra_settings(self) -> dict[str, Any]:
