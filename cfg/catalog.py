@@ -18,8 +18,19 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
         always_installed=True,
         url_prefix="api/",
         urls="apps.accounts.urls",
-        middleware=(MiddlewareSpec(path="apps.accounts.middleware.LastActivityMiddleware"),),
-        settings="cfg.settings.accounts.accounts_settings",
+        middleware=(
+            MiddlewareSpec(path="apps.accounts.middleware.LastActivityMiddleware"),
+            # Inside Django's own middleware: the lock-out page it puts in place of the admin's login form
+            # still passes through them and gets their headers (CSP, X-Frame-Options).
+            MiddlewareSpec(path="axes.middleware.AxesMiddleware"),
+        ),
+        settings="cfg.settings.admin_login.accounts_app_settings",
+        provides={
+            "admin_login_username": "apps.accounts.admin_login.attempted_username",
+            "admin_lockout_response": "apps.accounts.admin_login.lockout_response",
+            # The API's JWT authentication (REST_FRAMEWORK's DEFAULT_AUTHENTICATION_CLASSES).
+            "jwt_authentication": "apps.accounts.authentication.JWTAuthentication",
+        },
         navigation=(
             NavigationItem(title="Users", link="/admin/accounts/user/", icon="group"),
             NavigationItem(title="Activity", link="/admin/accounts/activitylog/", icon="history"),
@@ -59,6 +70,9 @@ MODULES: tuple[AppSpec, ...] = (
         provides={
             "exception_handler": "modules.api.errors.exception_handler",
             "json_parser": "modules.api.errors.JSONParser",
+            "anon_throttle": "modules.api.throttles.ClientAnonRateThrottle",
+            "user_throttle": "modules.api.throttles.ClientUserRateThrottle",
+            "pagination": "modules.api.pagination.PageSizePagination",
         },
     ),
     AppSpec(

@@ -20,10 +20,10 @@ class DjangoConfig(CoreConfig):
         return load_config(cls, base_dir=Path(base_dir) if base_dir else Path.cwd(), environ=environ)
 
     @classmethod
-    def load_or_exit(cls, base_dir: Path | str | None = None) -> Self:
+    def load_or_exit(cls, base_dir: Path | str | None = None, *, environ: dict[str, str] | None = None) -> Self:
         """For settings modules: a configuration mistake prints its readable lines and exits 1."""
         try:
-            return cls.load(base_dir)
+            return cls.load(base_dir, environ=environ)
         except ConfigurationError as error:
             print(error.message, file=sys.stderr)
             raise SystemExit(1) from None

@@ -24,6 +24,14 @@ class ConfigProblem:
         return f"{self.field} (from {self.origin}): {self.problem}. Fix: {self.fix}"
 
 
+@dataclass(frozen=True)
+class UnknownSection(ConfigProblem):
+    """A variable named like a setting of a section that does not exist; `field` is the variable as written."""
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}; {self.fix}"
+
+
 class ConfigurationError(CfgError):
     """The configuration is invalid; `problems` lists each mistake."""
 

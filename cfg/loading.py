@@ -2,28 +2,38 @@
 
 Sources, lowest to highest: field defaults, smart defaults for the environment,
 config/environments/<env>.yaml, .env, the process environment. Nested keys use `__`
-(EMAIL__HOST sets email.host). Each value remembers where it came from.
+(EMAIL__HOST sets email.host). Each value remembers where it came from. A variable that looks like a
+misspelt setting (SECURTY__ALLOWED_HOSTS), a file that is not UTF-8 and a YAML key given twice stop
+loading too, before validation.
 """
 
 from __future__ import annotations
 
+import difflib
+import io
 import itertools
 import os
-from collections.abc import Mapping
+import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from cfg.defaults import SMART_DEFAULTS
 from cfg.environment import ALIASES, Environment, detect_environment
-from cfg.exceptions import ConfigProblem, ConfigurationError, RuleViolation
+from cfg.exceptions import ConfigProblem, ConfigurationError, RuleViolation, UnknownSection
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
 
 Path_ = tuple[str, ...]
 ENV_VAR_FOR: dict[Path_, str] = {("env",): "DJANGO_ENV"}
 SECRET_WORDS = ("secret", "password", "token", "key", "url")
 NO_SOURCE = "none of the sources"
+# How alike a misspelt name and the real one must be (difflib's ratio) for a did-you-mean.
+CLOSE_ENOUGH = 0.75
 
 
 def env_var_name(path: Path_) -> str:
@@ -112,10 +122,11 @@ class Sources:
         # One value inside: name it exactly (EMAIL__USE_SSL); several: name the enclosing key.
         return " and ".join(source.describe(paths[0] if len(paths) == 1 else path) for source, paths in found.items())
 
-    def setting_name(self, loc: tuple[Any, ...]) -> str:
+    def setting_name(self, loc: tuple[Any, ...], renamed: Path_ | None = None) -> str:
+        """How the source of loc spells it, or spells `renamed` (a suggestion) in the same place."""
         path = tuple(str(part) for part in loc)
         found = self.sources_of(loc)
-        return (found[0] if len(found) == 1 else DEFAULT).setting(path)
+        return (found[0] if len(found) == 1 else DEFAULT).setting(renamed or path)
 
 
 def _top_level_fields(model: type[BaseModel]) -> set[str]:
@@ -138,12 +149,122 @@ def environ_values(environ: Mapping[str, str], model: type[BaseModel]) -> dict[P
     return found
 
 
+def _sections(model: type[BaseModel]) -> dict[str, set[str]]:
+    """Top-level fields that hold keys of their own, with those keys (none listed for a mapping of any keys)."""
+    sections: dict[str, set[str]] = {}
+    for name in _top_level_fields(model):
+        annotation = model.model_fields[name].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sections[name] = set(_top_level_fields(annotation))
+        elif typing.get_origin(annotation) is dict:
+            sections[name] = set()
+    return sections
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def misspelt_variables(environ: Mapping[str, str], model: type[BaseModel], source: Source) -> list[ConfigProblem]:
+    """Variables shaped like a setting of a section that does not exist: SECURTY__ALLOWED_HOSTS.
+
+    Only a name in upper case that starts with a letter and holds `__` can be one, and it is taken for a
+    misspelt setting only when its first part is close to a section's name, or the rest names a key of a
+    section (WEB__ALLOWED_HOSTS). Other tools' variables (__CF_USER_TEXT_ENCODING, X__Y) are left alone.
+    """
+    fields = _top_level_fields(model)
+    sections = _sections(model)
+    problems: list[ConfigProblem] = []
+    for name in sorted(environ):
+        prefix, _, rest = name.partition("__")
+        if not rest or name != name.upper() or not name[:1].isalpha() or prefix.lower() in fields:
+            continue
+        guesses = difflib.get_close_matches(prefix.lower(), sections, n=1, cutoff=CLOSE_ENOUGH)
+        if not guesses:
+            key = rest.partition("__")[0].lower()
+            guesses = sorted(section for section, keys in sections.items() if key in keys)
+        if guesses:
+            shown = name if source.kind == "env" else f"{name} in .env"
+            origin = f"env var {name}" if source.kind == "env" else f".env key {name}"
+            suggestions = _either([f"{guess.upper()}__{rest}" for guess in guesses])
+            problems.append(
+                UnknownSection(shown, origin, f'no section "{prefix.lower()}"', f"did you mean {suggestions}?")
+            )
+    return problems
+
+
+def _position(before: str) -> str:
+    """Line and column of the character that follows `before`."""
+    line = before.count("\n") + 1
+    column = len(before) - before.rfind("\n")
+    return f"line {line}, column {column}"
+
+
+def _decode(raw: bytes, shown_as: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        where = _position(raw[: error.start].decode("utf-8"))
+        raise ConfigurationError(
+            [ConfigProblem(shown_as, where, f"is not UTF-8 text (byte 0x{raw[error.start]:02x})", "save it as UTF-8")]
+        ) from None
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     from dotenv import dotenv_values
 
-    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+    text = _decode(path.read_bytes(), ".env")
+    return {key: value for key, value in dotenv_values(stream=io.StringIO(text)).items() if value is not None}
+
+
+def _duplicate_keys(
+    node: Node, shown_as: str, path: Path_ = (), visited: set[int] | None = None
+) -> Iterator[ConfigProblem]:
+    """Every key given twice in one mapping: PyYAML would silently keep the last."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias of a node already walked
+        return
+    visited.add(id(node))
+    if isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, shown_as, (*path, str(index)), visited)
+    if not isinstance(node, MappingNode):
+        return
+    first: dict[tuple[str, str], Node] = {}
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            yield from _duplicate_keys(value, shown_as, path, visited)
+            continue
+        dotted = ".".join((*path, key.value))
+        earlier = first.setdefault((key.tag, key.value), key)
+        if earlier is not key:
+            yield ConfigProblem(
+                shown_as,
+                f"line {key.start_mark.line + 1}, column {key.start_mark.column + 1}",
+                f"the key {dotted} is set twice (first at line {earlier.start_mark.line + 1})",
+                f"delete one of the two {dotted} lines",
+            )
+        yield from _duplicate_keys(value, shown_as, (*path, key.value), visited)
+
+
+def _parse_yaml(text: str, shown_as: str) -> Any:
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        duplicates = list(_duplicate_keys(node, shown_as))
+        if duplicates:
+            raise ConfigurationError(duplicates)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: Path, shown_as: str) -> dict[str, Any]:
@@ -151,8 +272,21 @@ def read_yaml(path: Path, shown_as: str) -> dict[str, Any]:
         return {}
     import yaml
 
+    text = _decode(path.read_bytes(), shown_as)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _parse_yaml(text, shown_as) or {}
+    except yaml.reader.ReaderError as error:
+        where = _position(text[: error.position])
+        raise ConfigurationError(
+            [
+                ConfigProblem(
+                    shown_as,
+                    where,
+                    f"is not valid YAML: the control character U+{error.character:04X} is not allowed",
+                    f"delete it at {where}",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "the file"
@@ -201,6 +335,13 @@ def collect_sources(model: type[BaseModel], base_dir: Path, environ: Mapping[str
     sources.merge(SMART_DEFAULTS[env], Source("smart", env.value))
     relative = Path("config") / "environments" / f"{env.value}.yaml"
     sources.merge(read_yaml(base_dir / relative, relative.as_posix()), Source("yaml", relative.as_posix()))
+    misspelt = [
+        *misspelt_variables(dotenv, model, Source("dotenv")),
+        *misspelt_variables(environ, model, Source("env")),
+    ]
+    if misspelt:
+        # Reported alone: what the misspelt variable meant to set would otherwise show up as more mistakes.
+        raise ConfigurationError(misspelt)
     for path, value in environ_values(dotenv, model).items():
         sources.set(path, value, Source("dotenv"))
     for path, value in environ_values(environ, model).items():
@@ -264,7 +405,32 @@ def _problem_and_fix(error: Mapping[str, Any], name: str, var: str) -> tuple[str
     return known.get(kind, (message, f"correct {name}"))
 
 
-def problems_from_validation(error: ValidationError, sources: Sources) -> list[ConfigProblem]:
+def _model_at(model: type[BaseModel], path: Path_) -> type[BaseModel] | None:
+    """The config model that holds the keys at path (through mappings such as databases), if any."""
+    current: Any = model
+    for part in path:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            current = field.annotation if field else None
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def closest_key(model: type[BaseModel], path: Path_) -> Path_ | None:
+    """The setting an unknown key at path was probably meant to be: email.prot -> email.port."""
+    holder = _model_at(model, path[:-1])
+    if holder is None:
+        return None
+    close = difflib.get_close_matches(path[-1], _top_level_fields(holder), n=1, cutoff=CLOSE_ENOUGH)
+    return (*path[:-1], close[0]) if close else None
+
+
+def problems_from_validation(
+    error: ValidationError, sources: Sources, model: type[BaseModel] | None = None
+) -> list[ConfigProblem]:
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"] if not isinstance(part, int)) or "(config)"
@@ -272,6 +438,9 @@ def problems_from_validation(error: ValidationError, sources: Sources) -> list[C
         loc = tuple(str(part) for part in itertools.takewhile(lambda part: not isinstance(part, int), item["loc"]))
         name = sources.setting_name(loc) if loc else "the configuration"
         problem, fix = _problem_and_fix(item, name, env_var_name(loc))
+        meant = closest_key(model, loc) if model and item["type"] == "extra_forbidden" and loc == item["loc"] else None
+        if meant:
+            fix = f"did you mean {sources.setting_name(loc, meant)}?"
         value = item.get("input")
         # Echo a plain value back, never a secret or a URL that may carry a password. Our own
         # validators (value_error) quote the offending part themselves.
@@ -294,7 +463,7 @@ def load_config[C: BaseModel](model: type[C], *, base_dir: Path, environ: Mappin
     try:
         return model.model_validate(sources.values)
     except ValidationError as error:
-        raise ConfigurationError(problems_from_validation(error, sources)) from None
+        raise ConfigurationError(problems_from_validation(error, sources, model)) from None
     except RuleViolation as violation:
         problems = [
             ConfigProblem(".".join(path), sources.origin_of(path), problem, fix)

@@ -8,6 +8,8 @@ from cfg.models.apps import MiddlewareSpec
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that reads a body (CSRF reads form posts): a body over its limit is a 413 unread.
+    "cfg.body_limit.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -17,6 +19,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "cfg.csp.AdminCspMiddleware",
+    # Innermost of Django's own: answers a view that found no free pooled database connection with a 503.
+    "cfg.db.middleware.DatabaseBusyMiddleware",
 ]
 
 

@@ -3,18 +3,30 @@
 Command-line flags win over this file: `--bind 127.0.0.1:9000`, `--workers 4`.
 """
 
+import os
+
 bind = "0.0.0.0:8000"
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = 2
-# Inside a container a proxy sets X-Forwarded-Proto; only the proxy can reach this port.
-forwarded_allow_ips = "*"
+# Trust forwarded headers from no address: uvicorn would otherwise rewrite the client address from
+# X-Forwarded-For (and the scheme from X-Forwarded-Proto) for the peers listed here, and "*" meant any
+# peer could forge them. Django decides both from the peer's address: SECURE_PROXY_SSL_HEADER
+# (security.behind_proxy) and the trusted proxies of the security config. An empty string, not a
+# missing setting: gunicorn's default is the FORWARDED_ALLOW_IPS variable, else 127.0.0.1,::1.
+forwarded_allow_ips = ""
 timeout = 60
 keepalive = 5
 # SIGTERM: stop accepting, let running requests finish, within Docker's 10 s stop grace period.
 graceful_timeout = 8
-# Recycle workers now and then so that a slow leak never grows without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# No recycling after N requests: under load it restarted every worker every few seconds (0.66 s of
+# start-up each, and the keep-alive connections a restarting worker closes are dropped requests). A
+# leak shows as growing memory; the container's memory limit bounds it. To recycle anyway, rarely:
+# --max-requests 100000 --max-requests-jitter 10000.
+max_requests = 0
+# Under ASGI each request runs its sync code in a thread of its own: persistent connections
+# (DB_CONN_MAX_AGE) would leave one open connection per request. Workers use psycopg's pool instead,
+# this many connections each unless the environment says otherwise (docs/deploy.md: sizing).
+os.environ.setdefault("DB_POOL__MAX_SIZE", "4")
 # Heartbeat files in memory: a container's overlay filesystem can stall them.
 worker_tmp_dir = "/dev/shm"  # noqa: S108
 accesslog = "-"

@@ -84,7 +84,7 @@ def test_show_config_lists_every_env_var(capsys):
     # Mapping defaults are shown as YAML below the table, ready to copy into config/environments/<env>.yaml.
     assert "| `SECURITY__CSP` | `(below the table)` |" in output
     mappings = yaml.safe_load(output.split("```yaml\n", 1)[1].split("```", 1)[0])
-    assert mappings["security"]["csp"]["script-src"] == ["'self'", "'unsafe-inline'", "'unsafe-eval'"]
+    assert mappings["security"]["csp"]["script-src"] == ["'self'"]
     assert mappings["constance"]["fields"]["SIGNUPS_OPEN"]["type"] == "bool"
 
 

@@ -38,3 +38,22 @@ def test_readyz_is_503_when_the_database_cannot_be_reached(client, monkeypatch):
     assert body["status"] == "error"
     assert body["checks"]["database"]["status"] == "error"
     assert "OperationalError" in body["checks"]["database"]["detail"]
+
+
+@pytest.mark.django_db
+def test_readyz_shows_only_its_status_to_an_outside_client(client, settings):
+    settings.TRUSTED_PROXIES = []
+    response = client.get("/readyz", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_shows_its_checks_to_staff_and_to_the_machine_itself(client, django_user_model):
+    assert "checks" in client.get("/readyz", REMOTE_ADDR="::1").json()
+    staff = django_user_model.objects.create_user(email="ops@example.com", is_staff=True)
+    client.force_login(staff)
+    assert "checks" in client.get("/readyz", REMOTE_ADDR="203.0.113.7").json()
+    visitor = django_user_model.objects.create_user(email="visitor@example.com")
+    client.force_login(visitor)
+    assert client.get("/readyz", REMOTE_ADDR="203.0.113.7").json() == {"status": "ok"}

@@ -68,3 +68,27 @@ def test_cors_allows_configured_origins_only(client, settings):
     denied = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def script_src(response) -> list[str]:
+    policy = response.headers["Content-Security-Policy"]
+    [directive] = [part.split()[1:] for part in policy.split(";") if part.split()[:1] == ["script-src"]]
+    return directive
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/docs/", "/api/redoc/"])
+def test_pages_outside_the_admin_allow_no_inline_script_and_no_eval(client, path):
+    assert script_src(client.get(path)) == ["'self'"]
+
+
+def test_the_swagger_page_has_no_inline_script(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "<script>" not in page
+    start_up = client.get("/api/docs/?script=")
+    assert start_up.status_code == 200
+    assert start_up["Content-Type"].startswith("application/javascript")
+
+
+@pytest.mark.django_db
+def test_only_the_admin_allows_eval_for_unfolds_alpine(client):
+    assert script_src(client.get("/admin/login/")) == ["'self'", "'unsafe-eval'"]

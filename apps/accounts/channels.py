@@ -105,6 +105,11 @@ CODE_MESSAGES = {
         "{code} confirms changing the phone number of your {project} account to {target}. "
         f"It expires in {{minutes}} minutes. {NOT_YOU}",
     ),
+    OtpPurpose.ACCOUNT_DELETE: CodeMessage(
+        "account deletion",
+        "account_delete_code",
+        f"{{code}} confirms deleting your {{project}} account. It expires in {{minutes}} minutes. {NOT_YOU}",
+    ),
 }
 # The codes that go to the new chat, address or number (the others go to the account's existing channel).
 NEW_PURPOSES = (OtpPurpose.TELEGRAM_CHAT, OtpPurpose.EMAIL_NEW, OtpPurpose.PHONE_NEW)

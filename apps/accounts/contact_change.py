@@ -137,6 +137,7 @@ def change_start(*, flow: Flow, user: User, new_value: str, new_channel: str, cl
         purpose=flow.new_purpose,
         user=user,
         client=client,
+        target=new_value,
     )
     try:
         otp_issue(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -17,6 +16,9 @@ PHONE_PUNCTUATION = re.compile(r"[\s\-().]")
 IDENTIFIER_HELP = "Enter an email address or a phone number in international form, e.g. +15551234567."
 EMAIL_HELP = "Enter an email address with a plain (ASCII) part before the @, e.g. ada@example.com."
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit, and the length of every column that stores one
+# An email address's limit, with room for spaces and phone punctuation around what is kept.
+IDENTIFIER_MAX_LENGTH = 320
+IDENTIFIER_TOO_LONG = f"Too long for an email address or phone number: at most {EMAIL_MAX_LENGTH} characters."
 EMAIL_TOO_LONG = (
     f"The email address is too long: at most {EMAIL_MAX_LENGTH} characters once an international domain is "
     "written in its ASCII (xn--) form."
@@ -43,7 +45,12 @@ class Identifier:
 
 
 def parse_identifier(raw: str) -> Identifier:
-    """Raise ValueError with a message meant for the client when raw is neither form."""
+    """Raise ValueError with a message meant for the client when raw is neither form.
+
+    The length comes first: normalising (IDNA above all) costs time in proportion to it, and throttles parse
+    identifiers before any serializer has looked at them."""
+    if len(raw) > IDENTIFIER_MAX_LENGTH:
+        raise ValueError(IDENTIFIER_TOO_LONG)
     text = raw.strip()
     if "@" in text:
         return Identifier("email", canonical_email(text))
@@ -76,30 +83,6 @@ def canonical_email(text: str) -> str:
     if len(address) > EMAIL_MAX_LENGTH:
         raise ValueError(EMAIL_TOO_LONG)
     return address
-
-
-def client_ip(request: HttpRequest, trusted_hops: int) -> str | None:
-    """REMOTE_ADDR, unless proxies we run sit in front: then the address the outermost trusted one saw.
-
-    X-Forwarded-For is written by the client first, so only the last `trusted_hops` entries are believable.
-    """
-    forwarded: str = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if trusted_hops and forwarded:
-        hops = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(hops) >= trusted_hops and valid_ip(hops[-trusted_hops]):
-            return hops[-trusted_hops]
-    remote: str = request.META.get("REMOTE_ADDR", "")
-    return remote if valid_ip(remote) else None
-
-
-def valid_ip(text: str) -> bool:
-    # What is not an address (a client's own X-Forwarded-For entry when hops are miscounted, a unix socket
-    # path) must not reach the inet columns of the activity log: PostgreSQL would refuse the row with a 500.
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def user_agent(request: HttpRequest) -> str:

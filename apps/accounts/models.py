@@ -100,6 +100,7 @@ class OtpStatus(models.TextChoices):
     USED = "used", "Used"
     EXHAUSTED = "exhausted", "Too many wrong attempts"
     SUPERSEDED = "superseded", "Replaced by a newer code"
+    WITHHELD = "withheld", "Not sent: the identifier may not sign in"
 
 
 class OtpPurpose(models.TextChoices):
@@ -113,6 +114,8 @@ class OtpPurpose(models.TextChoices):
     EMAIL_OWNER = "email_owner", "Email change: account owner"
     PHONE_NEW = "phone_new", "Phone change: new number"
     PHONE_OWNER = "phone_owner", "Phone change: account owner"
+    # Deleting the account takes a fresh code sent to its existing channel, not just an access token.
+    ACCOUNT_DELETE = "account_delete", "Account deletion"
 
 
 class OtpRequest(models.Model):
@@ -174,6 +177,8 @@ class Activity(models.TextChoices):
     PHONE_CHANGE_REQUESTED = "phone_change_requested", "Phone change requested"
     PHONE_CHANGED = "phone_changed", "Phone number changed"
     PHONE_CHANGE_FAILED = "phone_change_failed", "Phone change failed"
+    ADMIN_SIGN_IN = "admin_sign_in", "Admin signed in"
+    ADMIN_SIGN_IN_FAILED = "admin_sign_in_failed", "Admin sign-in failed"
 
 
 class ActivityLog(models.Model):

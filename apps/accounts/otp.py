@@ -33,13 +33,33 @@ def otp_issue(
     target: str = "",
     approves: OtpRequest | None = None,
 ) -> OtpRequest:
-    """Create and deliver one code. Raises DeliveryFailed (the code is marked failed; earlier codes stay valid).
+    """Create and deliver one code now. Raises DeliveryFailed (the code is marked failed; earlier codes stay valid).
 
     `target` is the chat, address or number a change code is about (named in the message); `approves`, for the
     owner's code of a change, the code sent to that new value (apps.accounts.contact_change): the owner code confirms
     that change and no other. Once delivered, a sign-in code replaces the earlier sign-in codes of the identifier,
     and an owner code the user's earlier change of its kind (see _replaced_by)."""
-    minutes = settings.ACCOUNTS["OTP_EXPIRY_MINUTES"]
+    otp, code = otp_create(
+        identifier=identifier, channel=channel, purpose=purpose, user=user, client=client, approves=approves
+    )
+    otp_deliver(otp=otp, code=code, destination=destination, target=target)
+    return otp
+
+
+def otp_create(
+    *,
+    identifier: str,
+    channel: str,
+    purpose: str,
+    user: User | None,
+    client: Client,
+    approves: OtpRequest | None = None,
+    withheld: bool = False,
+) -> tuple[OtpRequest, str]:
+    """Record a new code and return it with the code itself, which exists nowhere else: deliver it with otp_deliver.
+
+    A `withheld` code is recorded the same way (the same work, so the answer takes the same time) but is never sent
+    and never works: the identifier may not sign in."""
     code, salt = new_code(), new_salt()
     otp = OtpRequest.objects.create(
         identifier=identifier,
@@ -47,25 +67,36 @@ def otp_issue(
         channel=channel,
         user=user,
         approves=approves,
+        status=OtpStatus.WITHHELD if withheld else OtpStatus.PENDING,
         salt=salt,
         code_hash=hash_code(code, identifier=identifier, salt=salt),
-        expires_at=timezone.now() + timedelta(minutes=minutes),
+        expires_at=timezone.now() + timedelta(minutes=settings.ACCOUNTS["OTP_EXPIRY_MINUTES"]),
         ip=client.ip,
         user_agent=client.user_agent,
     )
+    return otp, code
+
+
+def otp_deliver(*, otp: OtpRequest, code: str, destination: str, target: str = "") -> None:
+    """Send a code created by otp_create; once sent, it replaces the codes it supersedes. Raises DeliveryFailed
+    (RecipientRefused when the destination refused it); the code is then marked failed and earlier codes stay valid."""
+    minutes = settings.ACCOUNTS["OTP_EXPIRY_MINUTES"]
     try:
-        deliver_code(channel, destination, code, minutes, purpose=purpose, target=target)
+        deliver_code(otp.channel, destination, code, minutes, purpose=otp.purpose, target=target)
     except DeliveryFailed as error:
-        OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.FAILED, error=error.reason)
-        logger.warning("%s code %s over %s not delivered: %s", purpose, otp.pk, channel, error.reason)
+        otp_mark_failed(otp=otp, reason=error.reason)
         raise
     with transaction.atomic():
         for earlier in _replaced_by(otp):
             earlier.update(status=OtpStatus.SUPERSEDED)
         OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.SENT, sent_at=timezone.now())
-    logger.info("%s code %s sent over %s", purpose, otp.pk, channel)
+    logger.info("%s code %s sent over %s", otp.purpose, otp.pk, otp.channel)
     otp.status = OtpStatus.SENT
-    return otp
+
+
+def otp_mark_failed(*, otp: OtpRequest, reason: str) -> None:
+    OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.FAILED, error=reason)
+    logger.warning("%s code %s over %s not delivered: %s", otp.purpose, otp.pk, otp.channel, reason)
 
 
 def _replaced_by(otp: OtpRequest) -> list[QuerySet[OtpRequest]]:
@@ -80,6 +111,8 @@ def _replaced_by(otp: OtpRequest) -> list[QuerySet[OtpRequest]]:
     sent = OtpRequest.objects.filter(status=OtpStatus.SENT).exclude(pk=otp.pk)
     if otp.purpose == OtpPurpose.SIGN_IN:
         return [sent.filter(purpose=OtpPurpose.SIGN_IN, identifier=otp.identifier)]
+    if otp.purpose == OtpPurpose.ACCOUNT_DELETE:
+        return [sent.filter(purpose=OtpPurpose.ACCOUNT_DELETE, user=otp.user)]
     if otp.approves is None:
         return []
     in_flight = OtpRequest.objects.filter(

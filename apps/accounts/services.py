@@ -3,7 +3,9 @@ Telegram chat are apps.accounts.contact_change and apps.accounts.telegram_link; 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,17 +23,26 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.accounts.activity import Client, activity_record
 from apps.accounts.avatars import avatar_clean
 from apps.accounts.channels import channel_check, probe
+from apps.accounts.contact_change import owner_channel
 from apps.accounts.exceptions import (
+    ChangeRefused,
     DeliveryFailed,
     InvalidCode,
     InvalidRefreshToken,
     ProviderUnavailable,
-    RecipientRefused,
     RefreshTokenOfAnotherUser,
+    WrongCodes,
 )
 from apps.accounts.identifiers import Identifier
 from apps.accounts.models import Activity, Channel, OtpPurpose, OtpRequest, OtpStatus, User
-from apps.accounts.otp import otp_failure, otp_issue, otp_sign_in_for_update
+from apps.accounts.otp import (
+    otp_create,
+    otp_deliver,
+    otp_failure,
+    otp_issue,
+    otp_mark_failed,
+    otp_sign_in_for_update,
+)
 from apps.accounts.selectors import user_find_by_id, user_find_by_identifier
 from apps.accounts.tasks import notify_admins_of_signup
 
@@ -39,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 # telegram_chat_id is a sign-in channel: it changes only through apps.accounts.telegram_link, with codes.
 PROFILE_FIELDS = ("first_name", "last_name")
+DELETE_START_PATH = "/api/accounts/me/delete/"
 
 
 @dataclass(frozen=True)
@@ -61,56 +73,51 @@ def _sign_in_destination(identifier: Identifier, channel: str, user: User | None
     return identifier.value
 
 
-def otp_request(*, identifier: Identifier, channel: str, client: Client) -> None:
-    """Send a sign-in code if the identifier may sign in. Raises ChannelUnavailable, ChannelMismatch, or
-    ProviderUnavailable (an outage: no code was sent).
+def otp_request(*, identifier: Identifier, channel: str, client: Client) -> Callable[[], None]:
+    """Prepare a sign-in code for the identifier and return its delivery, to run once the answer is sent (the view
+    hands it to modules.api.after_response). Raises ChannelUnavailable, ChannelMismatch, or ProviderUnavailable (an
+    outage: no code will be sent).
 
-    A destination that refuses the code (RecipientRefused: the chat blocked the bot, the mailbox does not exist)
-    returns like a sent code: the answer must not tell an account whose chat refuses apart from an unknown
-    identifier, to which nothing is sent. The code is marked failed and the refusal logged."""
+    Every identifier costs the same work before the answer: the account lookup, one code recorded (withheld when the
+    identifier may not sign in: unknown with self-registration off, inactive, or a Telegram chat not linked), one
+    round trip to the provider that sends nothing (it answers 503 in an outage, for every identifier alike), and one
+    activity record. The send, which only some identifiers get, happens after the answer: neither the answer nor its
+    timing tells an account from an unknown identifier. A destination that refuses the code (the chat blocked the
+    bot, the mailbox does not exist), or a provider failing between the probe and the send, is logged and marks the
+    code failed."""
     channel_check(identifier=identifier, channel=channel)
     user = user_find_by_identifier(identifier=identifier)
     destination = _sign_in_destination(identifier, channel, user)
-    outage = ProviderUnavailable(
-        f"The {channel} provider did not take the message; no code was sent. Try again later or choose another channel."
+    otp, code = otp_create(
+        identifier=identifier.value,
+        channel=channel,
+        purpose=OtpPurpose.SIGN_IN,
+        user=user,
+        client=client,
+        withheld=destination is None,
     )
-
-    def record(**details: Any) -> None:
-        activity_record(action=Activity.OTP_REQUESTED, user=user, client=client, channel=channel, **details)
-
-    if destination is None:
-        # Nothing is sent, but the answer and its cost are those of a send: one time-bounded round trip to the same
-        # provider, which answers 503 in an outage as a send would. Otherwise an outage (or the timing) would tell
-        # the identifiers the server sends to (an account, a linked chat) from those it sends nothing to.
-        try:
-            probe(channel)
-        except DeliveryFailed as failure:
-            record(sent=False, error="provider unavailable")
-            raise outage from failure
-        record(sent=False)
-        return
+    delivery = "withheld" if destination is None else "queued"
     try:
-        otp_issue(
-            identifier=identifier.value,
-            channel=channel,
-            destination=destination,
-            purpose=OtpPurpose.SIGN_IN,
-            user=user,
-            client=client,
-        )
-    except RecipientRefused as refusal:
-        record(sent=False, error="refused by the recipient")
-        logger.warning(
-            "sign-in code over %s refused by its recipient (user %s); answered as if sent: %s",
-            channel,
-            user.pk if user else None,
-            refusal.reason,
-        )
-        return
+        probe(channel)
     except DeliveryFailed as failure:
-        record(sent=False, error="provider unavailable")
-        raise outage from failure
-    record(sent=True)
+        otp_mark_failed(otp=otp, reason=failure.reason)
+        activity_record(
+            action=Activity.OTP_REQUESTED, user=user, client=client, channel=channel, delivery="provider unavailable"
+        )
+        raise ProviderUnavailable(
+            f"The {channel} provider did not take the message; no code was sent. Try again later or choose "
+            "another channel."
+        ) from failure
+    activity_record(action=Activity.OTP_REQUESTED, user=user, client=client, channel=channel, delivery=delivery)
+
+    def deliver() -> None:
+        if destination is None:
+            return
+        # A failure is already recorded on the code and logged (otp_mark_failed); nobody is waiting to be told.
+        with contextlib.suppress(DeliveryFailed):
+            otp_deliver(otp=otp, code=code, destination=destination)
+
+    return deliver
 
 
 def otp_verify(*, identifier: Identifier, code: str, client: Client) -> tuple[User, bool]:
@@ -215,9 +222,61 @@ def avatar_set(*, user: User, upload: bytes, client: Client) -> User:
     return user
 
 
-def account_delete(*, user: User, client: Client) -> None:
-    """Deactivate and strip personal data; the email or phone stays taken, so the account cannot come back
+def account_delete_start(*, user: User, client: Client) -> str:
+    """Send a code that confirms deleting the account to its existing channel; return the channel's name. An access
+    token alone must not delete an account (a stolen one would, for good), as it cannot change its email or phone.
+
+    Raises ChangeRefused when the account has no channel this server can send to, or ProviderUnavailable."""
+    owner = owner_channel(user, allow_telegram=True)
+    if owner is None:
+        raise ChangeRefused(
+            "Your account has no channel this server can send a confirmation code to, so it cannot be deleted "
+            "here. Ask an administrator to delete it."
+        )
+    channel, destination = owner
+    try:
+        otp_issue(
+            identifier=destination,
+            channel=channel,
+            destination=destination,
+            purpose=OtpPurpose.ACCOUNT_DELETE,
+            user=user,
+            client=client,
+        )
+    except DeliveryFailed as failure:
+        raise ProviderUnavailable(
+            f"The {channel} provider did not take the message; no code was sent. Try again later."
+        ) from failure
+    return channel
+
+
+def account_delete(*, user: User, code: str, client: Client) -> None:
+    """Delete the account when `code` is its newest deletion code. Raises WrongCodes otherwise (a wrong guess
+    counts against the code's attempts, so it is committed before raising).
+
+    Deleting deactivates and strips personal data; the email or phone stays taken, so the account cannot come back
     through self-registration and nobody else can sign in as it. Every refresh token is revoked."""
+    with transaction.atomic():
+        otp = (
+            OtpRequest.objects.select_for_update()
+            .filter(user=user, purpose=OtpPurpose.ACCOUNT_DELETE, status=OtpStatus.SENT)
+            .order_by("-created_at")
+            .first()
+        )
+        reason = otp_failure(otp=otp, code=code)
+        if otp is not None and not reason:
+            OtpRequest.objects.filter(pk=otp.pk).update(status=OtpStatus.USED, used_at=timezone.now())
+            _account_deactivate(user=user, client=client)
+    if otp is None:
+        raise WrongCodes(f"No deletion is waiting for confirmation. Ask for a code with POST {DELETE_START_PATH}.")
+    if reason:
+        raise WrongCodes(
+            f"The code is wrong, expired or used up. Each code allows {settings.ACCOUNTS['OTP_MAX_ATTEMPTS']} wrong "
+            f"guesses; ask for a new one with POST {DELETE_START_PATH}."
+        )
+
+
+def _account_deactivate(*, user: User, client: Client) -> None:
     old_avatar = user.avatar.name if user.avatar else ""
     with transaction.atomic():
         user.is_active = False

@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from apps.accounts.exceptions import ThrottleUnavailable
-from apps.accounts.identifiers import client_ip, parse_identifier
+from apps.accounts.identifiers import parse_identifier
+from cfg.client_ip import client_ip
 from cfg.settings.cache import THROTTLE_CACHE
 
 
@@ -51,7 +52,7 @@ class IdentifierThrottle(AccountsThrottle):
 
 class IpThrottle(AccountsThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        ip = client_ip(request._request, settings.ACCOUNTS["TRUSTED_PROXY_HOPS"]) or "unknown"
+        ip = client_ip(request._request) or "unknown"
         return self.cache_format % {"scope": self.scope, "ident": ip}
 
 
@@ -65,15 +66,15 @@ class UserThrottle(AccountsThrottle):
 
 
 class OtpIdentifierThrottle(IdentifierThrottle):
+    """Limits the codes sent to one inbox or phone. Strangers can fill it, so it blocks new sends only: the codes
+    already sent (one per request it allowed) keep working, and the latest is in the owner's hands."""
+
     scope = "otp_identifier"
+    refusal = "Codes were sent to this address or number a short while ago: use the latest one you received."
 
 
 class OtpIpThrottle(IpThrottle):
     scope = "otp_ip"
-
-
-class VerifyIdentifierThrottle(IdentifierThrottle):
-    scope = "verify_identifier"
 
 
 class VerifyIpThrottle(IpThrottle):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.accounts.api import auth, contact, me
+from apps.accounts.api import auth, contact, deletion, me
 
 app_name = "accounts"
 
@@ -17,5 +17,7 @@ urlpatterns = [
     path("accounts/me/email/confirm/", contact.EmailChangeConfirmView.as_view(), name="me-email-confirm"),
     path("accounts/me/phone/", contact.PhoneChangeView.as_view(), name="me-phone"),
     path("accounts/me/phone/confirm/", contact.PhoneChangeConfirmView.as_view(), name="me-phone-confirm"),
+    path("accounts/me/delete/", deletion.AccountDeleteView.as_view(), name="me-delete"),
+    path("accounts/me/delete/confirm/", deletion.AccountDeleteConfirmView.as_view(), name="me-delete-confirm"),
     path("accounts/me/activity/", me.ActivityListView.as_view(), name="me-activity"),
 ]

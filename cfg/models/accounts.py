@@ -22,7 +22,6 @@ class AccountsConfig(ConfigModel):
     )
     throttle_otp_identifier: Rate = Field(default="5/hour", description="Code requests per email or phone")
     throttle_otp_ip: Rate = Field(default="20/hour", description="Code requests per client IP")
-    throttle_verify_identifier: Rate = Field(default="10/hour", description="Verify attempts per email or phone")
     throttle_verify_ip: Rate = Field(default="30/hour", description="Verify attempts per client IP")
     throttle_telegram_link: Rate = Field(
         default="5/hour", description="Telegram link and unlink requests per user (each sends messages)"
@@ -33,9 +32,6 @@ class AccountsConfig(ConfigModel):
     )
     throttle_contact_confirm: Rate = Field(
         default="10/hour", description="Email and phone change confirmations per user"
-    )
-    trusted_proxy_hops: int = Field(
-        default=0, ge=0, le=5, description="Proxies in front whose X-Forwarded-For entries are trusted; 0 trusts none"
     )
     last_activity_interval_seconds: int = Field(default=300, ge=0, description="At most one write per user per span")
     avatar_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)

@@ -24,5 +24,5 @@ class ApiConfig(ConfigModel):
     """Lifetime of an access token"""
     jwt_refresh_days: int = Field(default=7, ge=1, le=365)
     """Lifetime of a refresh token"""
-    docs_enabled: bool = True
-    """Serve /api/schema/, /api/docs/ and /api/redoc/"""
+    docs_enabled: bool | None = None
+    """Serve /api/schema/, /api/docs/ and /api/redoc/; unset: on, except in production"""

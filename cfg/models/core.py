@@ -23,7 +23,7 @@ from cfg.models.apps import AppList, AppSpec, MiddlewareList
 from cfg.models.base import ConfigModel, PostgresUrl, RedisUrl
 from cfg.models.cache import CacheConfig
 from cfg.models.constance import ConstanceConfig
-from cfg.models.database import DatabaseConfig
+from cfg.models.database import DatabaseConfig, DatabasePoolConfig
 from cfg.models.email import EmailConfig
 from cfg.models.integrations import NgrokConfig, TelegramConfig, TwilioConfig
 from cfg.models.llm import LlmConfig
@@ -33,7 +33,9 @@ from cfg.models.tasks import TasksConfig
 from cfg.models.unfold import UnfoldConfig
 
 ONE_YEAR = 31_536_000
+# Django's own rule (check security.W009): 50+ characters, 5+ of them distinct.
 MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_UNIQUE_CHARACTERS = 5
 # Values that appear in docs, examples and our own dev/test defaults: never valid in production.
 EXAMPLE_SECRET_KEYS = frozenset(
     {
@@ -60,9 +62,9 @@ class CoreConfig(ConfigModel):
     env: Environment = Environment.DEVELOPMENT
     """development | test | staging | production (DJANGO_ENV; detected when unset)"""
     debug: bool = False
-    """Django DEBUG; refused in production"""
+    """Django DEBUG; refused in staging and production"""
     secret_key: SecretStr = SecretStr("")
-    """Django SECRET_KEY; production needs 50+ random characters"""
+    """Django SECRET_KEY; staging and production need 50+ random characters"""
     site_url: str = "http://127.0.0.1:8000"
     """Absolute URL of the site, used in emails and links"""
     time_zone: str = "UTC"
@@ -77,7 +79,9 @@ class CoreConfig(ConfigModel):
         description="Extra aliases, e.g. DATABASES__ANALYTICS__URL, __APPS, __CONN_MAX_AGE, __OPTIONS",
     )
     db_conn_max_age: int = Field(default=60, ge=0)
-    """Seconds to keep the default database connection open"""
+    """Seconds to keep the default database connection open (ignored with a pool)"""
+    db_pool: DatabasePoolConfig = Field(default_factory=DatabasePoolConfig)
+    """The default database's connection pool: DB_POOL__MAX_SIZE, __MIN_SIZE, __TIMEOUT (docs/deploy.md)"""
     redis_url: RedisUrl = None
     """Redis for the cache and the task queue, e.g. redis://127.0.0.1:6379/0"""
 
@@ -171,29 +175,28 @@ class CoreConfig(ConfigModel):
                     "set REDIS_URL (or TASKS__REDIS_URL), or TASKS__BACKEND=immediate",
                 )
             )
-        if not self.secret_key.get_secret_value():
+        key = self.secret_key.get_secret_value()
+        if not key:
             found.append((("secret_key",), "is empty", "set SECRET_KEY to a long random string"))
-        if self.env is Environment.PRODUCTION:
-            found.extend(self.production_violations())
+        elif not key.strip():
+            found.append((("secret_key",), "is only whitespace", "set SECRET_KEY to a long random string"))
+        if self.env.is_deployed:
+            found.extend(self.deployment_violations())
         return found
 
-    def production_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
+    def deployment_violations(self) -> list[tuple[tuple[str, ...], str, str]]:
+        """The guard of staging and production. Staging may relax only the HTTPS rules (redirect, HSTS, secure
+        cookies) and run on the embedded database (docs/configuration.md); never DEBUG, the key or the hosts."""
         found: list[tuple[tuple[str, ...], str, str]] = []
-        key = self.secret_key.get_secret_value()
-        generate = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        env = self.env.value
+        production = self.env is Environment.PRODUCTION
         if self.debug:
-            found.append((("debug",), "DEBUG is on in production", "set DEBUG=false"))
-        if key and (key.lower() in EXAMPLE_SECRET_KEYS or key.startswith(INSECURE_KEY_PREFIX)):
-            found.append((("secret_key",), "is a known example value", f"set SECRET_KEY to the output of {generate}"))
-        elif key and len(key) < MIN_SECRET_KEY_LENGTH:
-            found.append(
-                (
-                    ("secret_key",),
-                    f"is {len(key)} characters; production needs at least {MIN_SECRET_KEY_LENGTH}",
-                    f"set SECRET_KEY to the output of {generate}",
-                )
-            )
-        if not self.database_url:
+            found.append((("debug",), f"DEBUG is on in {env}", "set DEBUG=false"))
+        weakness = self._secret_key_weakness()
+        if weakness:
+            generate = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+            found.append((("secret_key",), weakness, f"set SECRET_KEY to the output of {generate}"))
+        if production and not self.database_url:
             found.append(
                 (
                     ("database_url",),
@@ -218,6 +221,8 @@ class CoreConfig(ConfigModel):
                     "list your real domain names in SECURITY__ALLOWED_HOSTS",
                 )
             )
+        if not production:
+            return found
         if not self.security.ssl_redirect:
             found.append(
                 (("security", "ssl_redirect"), "HTTPS redirect is off in production", "set SECURITY__SSL_REDIRECT=true")
@@ -239,6 +244,24 @@ class CoreConfig(ConfigModel):
                 )
             )
         return found
+
+    def _secret_key_weakness(self) -> str | None:
+        """What makes the key unfit for a deployment; an empty or blank key is reported for every environment."""
+        key = self.secret_key.get_secret_value()
+        if not key.strip():
+            return None
+        distinct = len(set(key))
+        if key.lower() in EXAMPLE_SECRET_KEYS or key.startswith(INSECURE_KEY_PREFIX):
+            return "is a known example value"
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            return f"is {len(key)} characters; {self.env.value} needs at least {MIN_SECRET_KEY_LENGTH}"
+        if distinct < MIN_SECRET_KEY_UNIQUE_CHARACTERS:
+            plural = "s" if distinct > 1 else ""
+            return (
+                f"has only {distinct} distinct character{plural}; "
+                f"{self.env.value} needs at least {MIN_SECRET_KEY_UNIQUE_CHARACTERS}"
+            )
+        return None
 
     # Derived values used by the settings generators.
     @property

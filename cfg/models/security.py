@@ -1,22 +1,29 @@
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, field_validator
 
 from cfg.models.base import CommaList, ConfigModel
 
 DEFAULT_CSP: dict[str, tuple[str, ...]] = {
     "default-src": ("'self'",),
-    # Unfold's Alpine.js evaluates expressions and the admin and API docs use inline code.
-    "script-src": ("'self'", "'unsafe-inline'", "'unsafe-eval'"),
+    # Scripts from files only: no inline code, no eval (the API docs load their start-up code from a URL too).
+    "script-src": ("'self'",),
     "style-src": ("'self'", "'unsafe-inline'"),
     "img-src": ("'self'", "data:"),
     "font-src": ("'self'", "data:"),
     "connect-src": ("'self'",),
+    # Redoc searches in a web worker it builds from a blob.
+    "worker-src": ("'self'", "blob:"),
     "object-src": ("'none'",),
     "base-uri": ("'self'",),
     "form-action": ("'self'",),
     "frame-ancestors": ("'none'",),
 }
+# Unfold's Alpine.js compiles the admin's x-data and x-on expressions with new Function: the admin's pages, and only
+# they, need 'unsafe-eval'. They have no inline scripts.
+DEFAULT_ADMIN_CSP: dict[str, tuple[str, ...]] = {"script-src": ("'self'", "'unsafe-eval'")}
 
 
 class SecurityConfig(ConfigModel):
@@ -40,6 +47,17 @@ class SecurityConfig(ConfigModel):
     csp: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_CSP))
     """Content-Security-Policy directives (YAML mapping of directive to sources)"""
     csp_report_only: bool = Field(default=False, description="Report CSP violations instead of blocking")
+    admin_csp: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_ADMIN_CSP))
+    """Directives that replace those of `csp` on the admin's pages (YAML mapping of directive to sources)"""
+    trusted_proxies: CommaList = Field(default=())
+    """Addresses or networks of the proxies you run in front (e.g. 172.30.0.0/24); only their X-Forwarded-For is
+    believed, for throttles and logs alike; empty trusts none"""
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    """Largest request body with files (multipart); other bodies stop at Django's DATA_UPLOAD_MAX_MEMORY_SIZE"""
+    admin_login_failure_limit: int = Field(default=5, ge=1, le=100)
+    """Wrong admin passwords for one username from one IP before that pair is locked out"""
+    admin_login_cooloff_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    """Minutes a locked-out admin username and IP pair waits before it may try again"""
 
     @field_validator("csrf_trusted_origins", "cors_allowed_origins")
     @classmethod
@@ -48,6 +66,18 @@ class SecurityConfig(ConfigModel):
             if not origin.startswith(("http://", "https://")):
                 raise ValueError(f"origin {origin!r} has no scheme; write it as https://{origin}")
         return origins
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network; write e.g. 10.0.0.5 or 172.30.0.0/24"
+                ) from None
+        return proxies
 
     @field_validator("allowed_hosts")
     @classmethod

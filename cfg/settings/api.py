@@ -13,27 +13,26 @@ def api_settings(config: CoreConfig) -> dict[str, Any]:
     return {
         "REST_FRAMEWORK": {
             "DEFAULT_AUTHENTICATION_CLASSES": [
-                "rest_framework_simplejwt.authentication.JWTAuthentication",
+                provided("jwt_authentication"),
                 "rest_framework.authentication.SessionAuthentication",
             ],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-            "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+            "DEFAULT_PAGINATION_CLASS": provided("pagination"),
             "PAGE_SIZE": api.page_size,
             "DEFAULT_THROTTLE_CLASSES": [
-                "rest_framework.throttling.AnonRateThrottle",
-                "rest_framework.throttling.UserRateThrottle",
+                provided("anon_throttle"),
+                provided("user_throttle"),
             ],
             "DEFAULT_THROTTLE_RATES": throttle_rates,
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-            # Bodies too deep, too large or with too many fields answer a JSON 4xx, never a 500 or an HTML page.
+            # Multipart only where a view takes files (it names its parsers): elsewhere an upload is a 415 before
+            # anything is parsed. Bodies too deep, too large or with too many fields answer a JSON 4xx, never a 500
+            # or an HTML page.
             "DEFAULT_PARSER_CLASSES": [
                 provided("json_parser"),
                 "rest_framework.parsers.FormParser",
-                "rest_framework.parsers.MultiPartParser",
             ],
             "EXCEPTION_HANDLER": provided("exception_handler"),
-            # Throttles key clients by IP: trust X-Forwarded-For only as far as our own proxies.
-            "NUM_PROXIES": config.accounts.trusted_proxy_hops,
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
             + (["rest_framework.renderers.BrowsableAPIRenderer"] if config.debug else []),
             "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -57,5 +56,6 @@ def api_settings(config: CoreConfig) -> dict[str, Any]:
             "UPDATE_LAST_LOGIN": True,
         },
         "API_MAX_PAGE_SIZE": api.max_page_size,
-        "API_DOCS_ENABLED": api.docs_enabled,
+        # The schema maps every endpoint for an attacker: public in production only when asked for.
+        "API_DOCS_ENABLED": api.docs_enabled if api.docs_enabled is not None else not config.is_production,
     }

@@ -34,6 +34,7 @@ THIRD_PARTY_APPS = [
     "corsheaders",
     "constance",
     "import_export",
+    "axes",
 ]
 
 

@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cfg.models.core import CoreConfig
+from cfg.models.database import DatabasePoolConfig
 
 EMBEDDED_ENGINE = "cfg.db.embedded_backend"
 POSTGRES_ENGINE = "django.db.backends.postgresql"
@@ -43,20 +44,28 @@ def embedded_database(config: CoreConfig) -> dict[str, Any]:
     }
 
 
+def with_pool(settings: dict[str, Any], pool: DatabasePoolConfig) -> dict[str, Any]:
+    """Django hands a connection back to the pool when a request ends; it refuses a pool with CONN_MAX_AGE."""
+    if pool.enabled:
+        settings["OPTIONS"]["pool"] = pool.options()
+        settings["CONN_MAX_AGE"] = 0
+    return settings
+
+
 def database_settings(config: CoreConfig) -> dict[str, Any]:
     default = (
         parse_database_url(config.database_url, conn_max_age=config.db_conn_max_age)
         if config.database_url
         else embedded_database(config)
     )
-    databases = {"default": default}
+    databases = {"default": with_pool(default, config.db_pool)}
     app_routes: dict[str, str] = {}
     for alias, database in config.databases.items():
         settings = parse_database_url(
             database.url, conn_max_age=database.conn_max_age, health_checks=database.conn_health_checks
         )
         settings["OPTIONS"].update(database.options)
-        databases[alias] = settings
+        databases[alias] = with_pool(settings, database.pool)
         app_routes.update(dict.fromkeys(database.apps, alias))
     return {
         "DATABASES": databases,

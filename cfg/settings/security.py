@@ -28,7 +28,10 @@ def security_settings(config: CoreConfig) -> dict[str, Any]:
         "CSRF_COOKIE_SECURE": security.secure_cookies,
         "SESSION_COOKIE_HTTPONLY": True,
         "X_FRAME_OPTIONS": "DENY",
+        "TRUSTED_PROXIES": list(security.trusted_proxies),
+        "MAX_UPLOAD_BYTES": security.max_upload_bytes,
         csp_key: {directive: list(values) for directive, values in security.csp.items()},
+        "ADMIN_CSP": {directive: list(values) for directive, values in {**security.csp, **security.admin_csp}.items()},
     }
     if security.behind_proxy:
         settings["SECURE_PROXY_SSL_HEADER"] = ("HTTP_X_FORWARDED_PROTO", "https")

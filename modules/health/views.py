@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cfg.client_ip import client_ip
 from modules.health.checks import run_readiness_checks
 
 
@@ -18,6 +22,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 503 while a check fails. The checks themselves (their errors name internal hosts and ports) are
+    shown to the machine itself (container health checks, an operator's curl) and to signed-in staff only."""
     ready, checks = run_readiness_checks()
-    body = {"status": "ok" if ready else "error", "environment": settings.ENVIRONMENT, "checks": checks}
+    body: dict[str, Any] = {"status": "ok" if ready else "error"}
+    if may_see_details(request):
+        body |= {"environment": settings.ENVIRONMENT, "checks": checks}
     return JsonResponse(body, status=200 if ready else 503)
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    address = client_ip(request)
+    if address is not None and ipaddress.ip_address(address).is_loopback:
+        return True
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)

@@ -26,15 +26,19 @@ class BotCall:
 class FakeTelegram:
     def __init__(self) -> None:
         self.calls: list[BotCall] = []
-        self.script: list[tuple[int, dict[str, Any]]] = []  # answers given before the normal ones
+        # Answers given before the normal ones: (the method they answer, or None for any), status, body.
+        self.script: list[tuple[str | None, int, dict[str, Any]]] = []
         self.next_message_id = 1
         self.url = ""
 
-    def fail_next(self, status: int, description: str = "Internal Server Error", **parameters: Any) -> None:
+    def fail_next(
+        self, status: int, description: str = "Internal Server Error", *, method: str | None = None, **parameters: Any
+    ) -> None:
+        """Answer the next call (of `method` only, when given) with an error."""
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
         if parameters:
             body["parameters"] = parameters
-        self.script.append((status, body))
+        self.script.append((method, status, body))
 
     def messages_to(self, chat_id: int | str) -> list[str]:
         return [
@@ -45,8 +49,10 @@ class FakeTelegram:
 
     def answer(self, call: BotCall) -> tuple[int, dict[str, Any]]:
         self.calls.append(call)
-        if self.script:
-            return self.script.pop(0)
+        for index, (method, status, body) in enumerate(self.script):
+            if method in (None, call.method):
+                del self.script[index]
+                return status, body
         if call.method == "getMe":
             return 200, {"ok": True, "result": {"id": 1, "is_bot": True, "username": "test_bot"}}
         message_id, self.next_message_id = self.next_message_id, self.next_message_id + 1

@@ -32,22 +32,33 @@ class TwilioCall:
 class FakeTwilio:
     def __init__(self) -> None:
         self.calls: list[TwilioCall] = []
-        self.failures: list[tuple[int, int, str]] = []  # (status, Twilio error code, message)
+        # (status, Twilio error code, message, whether only a message send takes it)
+        self.failures: list[tuple[int, int, str, bool]] = []
         self.verify_code = "424242"
         self.url = ""
 
-    def fail_next(self, status: int = 500, code: int | None = None, message: str = "Service unavailable") -> None:
-        """Answer the next call with an error: `code` is Twilio's error code (e.g. 21211, invalid 'To' number)."""
-        self.failures.append((status, code if code is not None else 20000 + status, message))
+    def fail_next(
+        self,
+        status: int = 500,
+        code: int | None = None,
+        message: str = "Service unavailable",
+        *,
+        sends_only: bool = False,
+    ) -> None:
+        """Answer the next call (the next message send, with `sends_only`) with an error: `code` is Twilio's error
+        code (e.g. 21211, invalid 'To' number)."""
+        self.failures.append((status, code if code is not None else 20000 + status, message, sends_only))
 
     def messages(self) -> list[dict[str, str]]:
         return [call.data for call in self.calls if MESSAGES.match(call.path)]
 
     def answer(self, call: TwilioCall) -> tuple[int, dict[str, Any]]:
         self.calls.append(call)
-        if self.failures:
-            status, code, message = self.failures.pop(0)
-            return status, {"code": code, "message": message, "status": status}
+        is_send = bool(MESSAGES.match(call.path))
+        for index, (status, code, message, sends_only) in enumerate(self.failures):
+            if is_send or not sends_only:
+                del self.failures[index]
+                return status, {"code": code, "message": message, "status": status}
         if match := ACCOUNT.match(call.path):
             return 200, {"sid": match["account"], "friendly_name": "Test account", "status": "active", "type": "Full"}
         if match := MESSAGES.match(call.path):

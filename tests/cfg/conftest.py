@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from cfg.config import DjangoConfig
 from cfg.exceptions import ConfigurationError
+from cfg.loading import environ_values
 from config.config import ProjectConfig
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -50,3 +52,15 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    """The test process's environment without DJANGO_* and without any config variable: for a subprocess that must
+    see only `extra`."""
+    config_names = {name for name in os.environ if environ_values({name: ""}, ProjectConfig)}
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in config_names and not key.startswith(("DJANGO_", "PYTEST"))
+    }
+    return {**environ, **extra}

@@ -278,3 +278,20 @@ def test_the_running_test_suite_uses_the_test_settings() -> None:
     assert settings.ENVIRONMENT == "test"
     assert settings.DEBUG is False
     assert settings.MAILERS["default"]["BACKEND"] == "django.core.mail.backends.locmem.EmailBackend"
+
+
+def test_api_docs_are_off_in_production_unless_asked_for(project: Project) -> None:
+    assert settings_for(project, PRODUCTION)["API_DOCS_ENABLED"] is False
+    assert settings_for(project, {**PRODUCTION, "API__DOCS_ENABLED": "true"})["API_DOCS_ENABLED"] is True
+    assert settings_for(project, {"DJANGO_ENV": "development"})["API_DOCS_ENABLED"] is True
+
+
+def test_trusted_proxies_and_the_upload_limit(project: Project) -> None:
+    environ = {
+        **PRODUCTION,
+        "SECURITY__TRUSTED_PROXIES": "10.0.0.2,172.30.0.0/24",
+        "SECURITY__MAX_UPLOAD_BYTES": "4096",
+    }
+    settings = settings_for(project, environ)
+    assert settings["TRUSTED_PROXIES"] == ["10.0.0.2", "172.30.0.0/24"]
+    assert settings["MAX_UPLOAD_BYTES"] == 4096

@@ -113,18 +113,17 @@ CASES = [
     # Unknown keys (typos)
     case(
         "yaml-typo-top-level",
-        f"emial (from {YAML} key emial.host): is not a setting. Fix: remove emial in {YAML} or correct its spelling",
+        f"emial (from {YAML} key emial.host): is not a setting. Fix: did you mean email in {YAML}?",
         yaml="emial:\n  host: smtp.example.com\n",
     ),
     case(
         "yaml-typo-nested",
-        f"email.prot (from {YAML} key email.prot): is not a setting. "
-        f"Fix: remove email.prot in {YAML} or correct its spelling",
+        f"email.prot (from {YAML} key email.prot): is not a setting. Fix: did you mean email.port in {YAML}?",
         yaml="email:\n  prot: 587\n",
     ),
     case(
         "env-typo-nested",
-        "email.prot (from env var EMAIL__PROT): is not a setting. Fix: remove EMAIL__PROT or correct its spelling",
+        "email.prot (from env var EMAIL__PROT): is not a setting. Fix: did you mean EMAIL__PORT?",
         {"EMAIL__PROT": "587"},
     ),
     # Database, Redis and throttle URLs

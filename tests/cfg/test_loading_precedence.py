@@ -10,10 +10,13 @@ from cfg.environment import Environment
 
 from .conftest import PRODUCTION, STRONG_SECRET_KEY, Project
 
+# Staging is held to the production guard's host rule (docs/configuration.md).
+STAGING_HOSTS = {"SECURITY__ALLOWED_HOSTS": "staging.example.com"}
+
 
 def test_field_default_applies_where_no_smart_default_exists(project: Project) -> None:
     # Staging's smart defaults say nothing about the log level or the email host.
-    config = project.load({"DJANGO_ENV": "staging", "SECRET_KEY": STRONG_SECRET_KEY})
+    config = project.load({"DJANGO_ENV": "staging", "SECRET_KEY": STRONG_SECRET_KEY, **STAGING_HOSTS})
     assert config.logging.level == "INFO"
     assert config.email.host == "localhost"
 
@@ -109,7 +112,8 @@ def test_explicit_django_env_wins_over_detection(project: Project) -> None:
     # Under pytest, detection says "test"; an explicit value is still obeyed.
     assert project.load({}).env is Environment.TEST
     assert project.load({"DJANGO_ENV": "development"}).env is Environment.DEVELOPMENT
-    assert project.load({"DJANGO_ENV": "staging", "SECRET_KEY": STRONG_SECRET_KEY}).env is Environment.STAGING
+    staging = {"DJANGO_ENV": "staging", "SECRET_KEY": STRONG_SECRET_KEY, **STAGING_HOSTS}
+    assert project.load(staging).env is Environment.STAGING
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,10 +10,8 @@ import pytest
 
 from cfg.defaults import DEVELOPMENT_SECRET_KEY, TEST_SECRET_KEY
 from cfg.environment import Environment
-from cfg.loading import environ_values
-from config.config import ProjectConfig
 
-from .conftest import BASE_DIR, PRODUCTION, Project
+from .conftest import BASE_DIR, PRODUCTION, Project, clean_environ
 
 PREFIX = "Invalid configuration: "
 GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
@@ -43,6 +40,28 @@ def test_a_valid_production_environment_loads(project: Project) -> None:
             "secret_key (from env var SECRET_KEY): is 49 characters; production needs at least 50. "
             f"Fix: set SECRET_KEY to the output of {GENERATE}",
             id="key-49-chars",
+        ),
+        pytest.param(
+            {"SECRET_KEY": "a" * 50},
+            "secret_key (from env var SECRET_KEY): has only 1 distinct character; production needs at least 5. "
+            f"Fix: set SECRET_KEY to the output of {GENERATE}",
+            id="key-one-character-repeated",
+        ),
+        pytest.param(
+            {"SECRET_KEY": "abcd" * 13},
+            "secret_key (from env var SECRET_KEY): has only 4 distinct characters; production needs at least 5. "
+            f"Fix: set SECRET_KEY to the output of {GENERATE}",
+            id="key-four-distinct-characters",
+        ),
+        pytest.param(
+            {"SECRET_KEY": " " * 60},
+            "secret_key (from env var SECRET_KEY): is only whitespace. Fix: set SECRET_KEY to a long random string",
+            id="key-spaces",
+        ),
+        pytest.param(
+            {"SECRET_KEY": "\t \n" * 20},
+            "secret_key (from env var SECRET_KEY): is only whitespace. Fix: set SECRET_KEY to a long random string",
+            id="key-whitespace",
         ),
         pytest.param({"SECRET_KEY": "change-me"}, KNOWN_KEY, id="key-example"),
         pytest.param({"SECRET_KEY": "Your-Secret-Key-Here"}, KNOWN_KEY, id="key-example-any-case"),
@@ -118,6 +137,66 @@ def test_production_with_nothing_set_lists_every_missing_piece(project: Project)
     ]
 
 
+def test_a_key_django_accepts_is_accepted(project: Project) -> None:
+    # Django's security.W009: 50 characters, 5 of them distinct, and no "django-insecure-" prefix.
+    assert project.load({**PRODUCTION, "SECRET_KEY": "abcde" * 10}).secret_key.get_secret_value() == "abcde" * 10
+
+
+STAGING = {**PRODUCTION, "DJANGO_ENV": "staging"}
+
+
+def test_staging_may_relax_https_and_use_the_embedded_database(project: Project) -> None:
+    relaxed = {"SECURITY__SSL_REDIRECT": "false", "SECURITY__HSTS_SECONDS": "0", "SECURITY__SECURE_COOKIES": "false"}
+    staging = {key: value for key, value in STAGING.items() if key != "DATABASE_URL"}
+    config = project.load({**staging, **relaxed})
+    assert config.env is Environment.STAGING and config.database_url is None
+    assert (config.security.ssl_redirect, config.security.hsts_seconds, config.security.secure_cookies) == (
+        False,
+        0,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        pytest.param(
+            {"DEBUG": "true"}, "debug (from env var DEBUG): DEBUG is on in staging. Fix: set DEBUG=false", id="debug"
+        ),
+        pytest.param(
+            {"SECRET_KEY": "short"},
+            "secret_key (from env var SECRET_KEY): is 5 characters; staging needs at least 50. "
+            f"Fix: set SECRET_KEY to the output of {GENERATE}",
+            id="key-short",
+        ),
+        pytest.param(
+            {"SECRET_KEY": "a" * 50},
+            "secret_key (from env var SECRET_KEY): has only 1 distinct character; staging needs at least 5. "
+            f"Fix: set SECRET_KEY to the output of {GENERATE}",
+            id="key-one-character-repeated",
+        ),
+        pytest.param({"SECRET_KEY": DEVELOPMENT_SECRET_KEY}, KNOWN_KEY, id="key-development-default"),
+        pytest.param(
+            {"SECURITY__ALLOWED_HOSTS": "*"},
+            "security.allowed_hosts (from env var SECURITY__ALLOWED_HOSTS): a wildcard host accepts any Host header. "
+            "Fix: list your real domain names in SECURITY__ALLOWED_HOSTS",
+            id="wildcard-host",
+        ),
+        pytest.param(
+            {"SECURITY__ALLOWED_HOSTS": None},
+            "security.allowed_hosts (from the smart default for staging): no host is allowed. "
+            "Fix: set SECURITY__ALLOWED_HOSTS to your domain names, comma separated",
+            id="no-hosts",
+        ),
+    ],
+)
+def test_staging_keeps_the_rest_of_the_production_guard(
+    project: Project, change: dict[str, str | None], expected: str
+) -> None:
+    environ = {key: value for key, value in {**STAGING, **change}.items() if value is not None}
+    assert project.problems(environ) == [PREFIX + expected]
+
+
 def test_the_development_defaults_are_not_guarded(project: Project) -> None:
     # The guard is for production: development may use DEBUG and its fixed local key.
     config = project.load({"DJANGO_ENV": "development"})
@@ -125,17 +204,6 @@ def test_the_development_defaults_are_not_guarded(project: Project) -> None:
 
 
 LINE = re.compile(r"^Invalid configuration: [a-z_.]+ \(from [^)]+\): .+\. Fix: .+$")
-
-
-def _clean_environ(**extra: str) -> dict[str, str]:
-    """The test process's environment without DJANGO_* and without any config variable."""
-    config_names = {name for name in os.environ if environ_values({name: ""}, ProjectConfig)}
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in config_names and not key.startswith(("DJANGO_", "PYTEST"))
-    }
-    return {**environ, **extra}
 
 
 def test_manage_py_check_with_a_short_secret_key_fails_readably() -> None:
@@ -147,7 +215,7 @@ def test_manage_py_check_with_a_short_secret_key_fails_readably() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=BASE_DIR,
-        env=_clean_environ(DJANGO_ENV="production", SECRET_KEY="short"),
+        env=clean_environ(DJANGO_ENV="production", SECRET_KEY="short"),
         capture_output=True,
         text=True,
         timeout=120,
@@ -172,7 +240,7 @@ def test_manage_py_check_with_only_a_short_secret_key_wrong_prints_exactly_one_l
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=BASE_DIR,
-        env=_clean_environ(**{**PRODUCTION, "SECRET_KEY": "short"}),
+        env=clean_environ(**{**PRODUCTION, "SECRET_KEY": "short"}),
         capture_output=True,
         text=True,
         timeout=120,

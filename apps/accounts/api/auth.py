@@ -16,10 +16,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import services
-from apps.accounts.api.common import DetailSerializer, PublicView, UserSerializer, client_of, user_body
+from apps.accounts.api.common import (
+    SIGN_IN_BODY_BYTES,
+    DetailSerializer,
+    PublicView,
+    UserSerializer,
+    client_of,
+    user_body,
+)
 from apps.accounts.api.fields import IdentifierField, RefreshTokenField, code_field
 from apps.accounts.models import Channel
-from apps.accounts.throttles import OtpIdentifierThrottle, OtpIpThrottle, VerifyIdentifierThrottle, VerifyIpThrottle
+from apps.accounts.throttles import OtpIdentifierThrottle, OtpIpThrottle, VerifyIpThrottle
+from modules.api.after_response import run_after_response
 from modules.api.schema import error_responses
 
 CODE_SENT = "If the account can sign in, a code is on its way. It expires in {minutes} minutes."
@@ -72,12 +80,17 @@ class OtpRequestView(PublicView):
     def post(self, request: Request) -> Response:
         serializer = OtpRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.otp_request(**serializer.validated_data, client=client_of(request))
-        return Response({"detail": CODE_SENT.format(minutes=settings.ACCOUNTS["OTP_EXPIRY_MINUTES"])})
+        delivery = services.otp_request(**serializer.validated_data, client=client_of(request))
+        response = Response({"detail": CODE_SENT.format(minutes=settings.ACCOUNTS["OTP_EXPIRY_MINUTES"])})
+        # Sent after the answer, so that its time does not tell who has an account.
+        run_after_response(response, delivery)
+        return response
 
 
 class OtpVerifyView(PublicView):
-    throttle_classes = (VerifyIpThrottle, VerifyIdentifierThrottle)
+    # Wrong codes count against the code (it dies after OTP_MAX_ATTEMPTS) and the caller's IP, never against the
+    # identifier: strangers failing on purpose must not lock the owner out of a code that was just sent to them.
+    throttle_classes = (VerifyIpThrottle,)
 
     @extend_schema(
         tags=["auth"],
@@ -116,6 +129,7 @@ class TokenRefreshView(PublicView):
 
 class LogoutView(APIView):
     permission_classes = (AllowAny,)
+    max_body_bytes = SIGN_IN_BODY_BYTES
 
     def perform_authentication(self, request: Request) -> None:
         """The refresh token in the body is the credential; the access token is optional. A valid one signs the

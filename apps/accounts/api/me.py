@@ -6,8 +6,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -118,21 +118,17 @@ class MeView(APIView):
         user = services.profile_update(user=user_of(request), client=client_of(request), **serializer.validated_data)
         return Response(user_body(user, request))
 
-    @extend_schema(
-        tags=["accounts"],
-        summary="Delete the current account",
-        description="Deactivates the account, removes its personal data and revokes its refresh tokens.",
-        request=None,
-        responses={204: OpenApiResponse(description="Deleted"), **error_responses(NOT_SIGNED_IN)},
-    )
-    def delete(self, request: Request) -> Response:
-        services.account_delete(user=user_of(request), client=client_of(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+
+# Room for the multipart boundaries and headers around the file.
+MULTIPART_OVERHEAD_BYTES = 16 * 1024
 
 
 class AvatarView(APIView):
     permission_classes = (IsAuthenticated,)
     parser_classes = (MultiPartParser, FormParser)
+    # The whole body is bounded by the avatar limit before it is read (cfg.body_limit): an oversized file is refused
+    # before any of it is written anywhere, and a body this small stays in memory (FILE_UPLOAD_MAX_MEMORY_SIZE).
+    max_body_bytes = staticmethod(lambda: settings.ACCOUNTS["AVATAR_MAX_BYTES"] + MULTIPART_OVERHEAD_BYTES)
 
     @extend_schema(
         tags=["accounts"],

@@ -87,6 +87,12 @@ def signed_in_as(user: User) -> APIClient:
     return bearer(APIClient(), str(RefreshToken.for_user(user).access_token))
 
 
+def delete_account(client: APIClient, smtp: SmtpSink) -> Any:
+    """Ask for a deletion code by email and confirm it: the answer to the confirmation."""
+    assert client.post(url("me-delete")).status_code == 200
+    return client.post(url("me-delete-confirm"), {"code": code_in(smtp.messages[-1].text)}, format="json")
+
+
 def other_code(code: str) -> str:
     """A six-digit code that is not `code`: a wrong guess."""
     return f"{(int(code) + 1) % 1_000_000:06d}"

@@ -530,3 +530,10 @@ def test_an_email_change_to_a_too_long_address_is_a_400(signed_in, smtp):
     assert response.status_code == 400
     assert "too long" in response.json()["email"][0]
     assert smtp.messages == [] and not OtpRequest.objects.exists()
+
+
+def test_the_email_to_the_new_address_names_it(signed_in, user, smtp):
+    assert change_email(signed_in, "new@example.com").status_code == 200
+    [to_new] = [mail for mail in smtp.messages if mail.rcpt_tos == ["new@example.com"]]
+    assert "asked to make new@example.com its email address" in to_new.text
+    assert "<strong>new@example.com</strong>" in to_new.html

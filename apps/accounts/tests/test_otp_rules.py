@@ -11,7 +11,7 @@ from django.utils.crypto import constant_time_compare
 
 from apps.accounts import codes
 from apps.accounts.models import ActivityLog, OtpRequest, OtpStatus, User
-from apps.accounts.tests.conftest import bearer, code_in, request_code, sign_in_by_email, url, verify
+from apps.accounts.tests.conftest import bearer, code_in, delete_account, request_code, sign_in_by_email, url, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def test_requests_are_throttled_per_identifier(api, smtp, settings):
         assert request_code(api, "ada@example.com", REMOTE_ADDR=f"10.0.0.{n}").status_code == 200
     blocked = request_code(api, "ADA@example.com", REMOTE_ADDR="10.0.0.9")
     assert blocked.status_code == 429
-    assert "throttled" in blocked.json()["detail"]
+    assert "use the latest one you received" in blocked.json()["detail"]
     assert len(smtp.messages) == 3
     assert request_code(api, "other@example.com", REMOTE_ADDR="10.0.0.9").status_code == 200
 
@@ -142,9 +142,9 @@ def test_requests_are_throttled_per_ip_and_forwarded_for_is_not_trusted(api, smt
 
 
 def test_forwarded_for_is_used_behind_a_trusted_proxy(api, smtp, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
-        "TRUSTED_PROXY_HOPS": 1,
         "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_ip": "1/hour"},
     }
     proxy = {"REMOTE_ADDR": "10.0.0.1"}
@@ -154,14 +154,43 @@ def test_forwarded_for_is_used_behind_a_trusted_proxy(api, smtp, settings):
     assert ActivityLog.objects.filter(ip="1.1.1.1").count() == 1
 
 
-def test_verification_is_throttled_per_identifier(api, smtp, settings):
+def test_verification_is_throttled_per_ip(api, smtp, settings):
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
-        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "verify_identifier": "2/hour"},
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "verify_ip": "2/hour"},
     }
-    for n in range(2):
-        assert verify(api, "ada@example.com", "123456", REMOTE_ADDR=f"10.0.0.{n}").status_code == 400
-    assert verify(api, "ada@example.com", "123456", REMOTE_ADDR="10.0.0.8").status_code == 429
+    for identifier in ("ada@example.com", "bob@example.com"):
+        assert verify(api, identifier, "123456", REMOTE_ADDR="10.0.0.1").status_code == 400
+    assert verify(api, "eve@example.com", "123456", REMOTE_ADDR="10.0.0.1").status_code == 429
+    assert verify(api, "eve@example.com", "123456", REMOTE_ADDR="10.0.0.2").status_code == 400
+
+
+def test_strangers_failing_from_ten_ips_do_not_lock_the_owner_out(api, smtp, user):
+    """Wrong codes count against the code and the caller's IP, not the identifier: the guesses kill the code they
+    aimed at, and the owner asks for a fresh one and signs in."""
+    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.9.9.9").status_code == 200
+    first = code_in(smtp.messages[-1].text)
+    wrong = "000000" if first != "000000" else "111111"
+    for n in range(10):
+        assert verify(api, "ada@example.com", wrong, REMOTE_ADDR=f"10.0.0.{n}").status_code == 400
+    assert OtpRequest.objects.get().status == OtpStatus.EXHAUSTED
+    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.9.9.9").status_code == 200
+    fresh = code_in(smtp.messages[-1].text)
+    assert verify(api, "ada@example.com", fresh, REMOTE_ADDR="10.9.9.9").status_code == 200
+
+
+def test_strangers_filling_the_send_limit_leave_the_owner_the_latest_code(api, smtp, settings, user):
+    settings.ACCOUNTS = {
+        **settings.ACCOUNTS,
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "3/hour"},
+    }
+    for n in range(3):
+        assert request_code(api, "ada@example.com", REMOTE_ADDR=f"10.0.0.{n}").status_code == 200
+    owner = request_code(api, "ada@example.com", REMOTE_ADDR="10.9.9.9")
+    assert owner.status_code == 429
+    assert "use the latest one" in owner.json()["detail"]
+    latest = code_in(smtp.messages[-1].text)
+    assert verify(api, "ada@example.com", latest, REMOTE_ADDR="10.9.9.9").status_code == 200
 
 
 def test_no_enumeration_same_answers_for_known_and_unknown_accounts(api, smtp, settings, user):
@@ -197,10 +226,10 @@ def test_inactive_account_gets_no_code_and_cannot_sign_in(api, smtp, user):
 
 def test_deleted_account_cannot_sign_in_again(api, smtp):
     tokens = sign_in_by_email(api, smtp, "gone@example.com")
-    assert bearer(api, tokens["access"]).delete(url("me")).status_code == 204
+    assert delete_account(bearer(api, tokens["access"]), smtp).status_code == 204
     api.credentials()
     assert request_code(api, "gone@example.com").status_code == 200
-    assert len(smtp.messages) == 1
+    assert len(smtp.messages) == 2  # the sign-in code and the deletion code; nothing since
     assert verify(api, "gone@example.com", "123456").status_code == 400
     assert api.post(url("token-refresh"), {"refresh": tokens["refresh"]}, format="json").status_code == 401
     assert bearer(api, tokens["access"]).get(url("me")).status_code == 401
@@ -208,11 +237,12 @@ def test_deleted_account_cannot_sign_in_again(api, smtp):
 
 
 def test_a_forwarded_for_entry_that_is_no_address_is_ignored(api, smtp, settings):
-    settings.ACCOUNTS = {**settings.ACCOUNTS, "TRUSTED_PROXY_HOPS": 2}  # one hop too many: the client's entry counts
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     response = request_code(api, "a@example.com", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="<script>, 10.0.0.2")
     assert response.status_code == 200
-    assert ActivityLog.objects.get().ip == "10.0.0.1"
-    assert OtpRequest.objects.get().ip == "10.0.0.1"
+    # The last proxy we trust is as far as the chain can be followed.
+    assert ActivityLog.objects.get().ip == "10.0.0.2"
+    assert OtpRequest.objects.get().ip == "10.0.0.2"
 
 
 def test_plus_addressed_variants_share_the_identifier_throttle(api, smtp, settings):

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.activity import activity_record
 from apps.accounts.models import Activity, ActivityLog, User
-from apps.accounts.tests.conftest import url
+from apps.accounts.tests.conftest import delete_account, url
 
 pytestmark = pytest.mark.django_db
 
@@ -128,9 +128,9 @@ def test_avatar_missing_is_400(signed_in):
     assert response.json()["avatar"] == ["No file was submitted."]
 
 
-def test_delete_account(signed_in, user):
+def test_delete_account(signed_in, user, smtp):
     token = RefreshToken.for_user(user)
-    assert signed_in.delete(url("me")).status_code == 204
+    assert delete_account(signed_in, smtp).status_code == 204
     user.refresh_from_db()
     assert not user.is_active
     assert user.deleted_at is not None
@@ -208,3 +208,11 @@ def test_avatar_that_does_not_decode_is_refused(signed_in, user):
     assert response.json()["avatar"] == ["The file is not an image that can be read."]
     user.refresh_from_db()
     assert not user.avatar
+
+
+def test_a_list_pages_by_the_size_asked_for_up_to_the_maximum(signed_in, user, settings):
+    settings.API_MAX_PAGE_SIZE = 3
+    ActivityLog.objects.bulk_create([ActivityLog(user=user, action=Activity.PROFILE_UPDATED) for _ in range(5)])
+    assert len(signed_in.get(url("me-activity"), {"page_size": 2}).json()["results"]) == 2
+    capped = signed_in.get(url("me-activity"), {"page_size": 1000}).json()
+    assert (len(capped["results"]), capped["count"]) == (3, 5)

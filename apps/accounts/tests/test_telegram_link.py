@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Activity, ActivityLog, OtpPurpose, OtpRequest, OtpStatus, User
-from apps.accounts.tests.conftest import code_in, other_code, request_code, signed_in_as, url, verify
+from apps.accounts.tests.conftest import code_in, delete_account, other_code, request_code, signed_in_as, url, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -244,7 +244,7 @@ def test_unlink_refuses_to_remove_the_only_way_in(telegram):
 
 def test_deleting_the_account_cancels_a_pending_link(signed_in, user, smtp, telegram):
     link(signed_in, "4242")
-    assert signed_in.delete(url("me")).status_code == 204
+    assert delete_account(signed_in, smtp).status_code == 204
     assert not OtpRequest.objects.filter(user=user, status=OtpStatus.SENT).exists()
 
 

@@ -1,0 +1,138 @@
+"""Request bodies bounded before anything reads them.
+
+Django's ASGI handler copies the whole body into a temporary file before any middleware or view runs, and its own
+limits (DATA_UPLOAD_MAX_MEMORY_SIZE) count form fields, not files. So the limit is enforced twice, by the same rule:
+`BodyLimit` wraps the ASGI application and answers 413 on the declared length, or as soon as a body without one
+(chunked) grows past the limit, before the handler reads it; `BodyLimitMiddleware` does the same under WSGI
+(runserver), where the body is read lazily.
+
+The limit of a request is its view's `max_body_bytes` when it declares one (the public sign-in views take a few
+hundred bytes); otherwise SECURITY__MAX_UPLOAD_BYTES for multipart bodies (files) and DATA_UPLOAD_MAX_MEMORY_SIZE for
+any other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+AsgiApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+TOO_LARGE_CODE = "payload_too_large"
+
+
+def body_limit(view: Any, content_type: str) -> int:
+    """The largest body, in bytes, that `view` (a resolved view function, or None) accepts with `content_type`."""
+    view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    declared = getattr(view_class, "max_body_bytes", None) or getattr(view, "max_body_bytes", None)
+    if callable(declared):  # a limit read from the settings when the request comes
+        declared = declared()
+    if declared:
+        return int(declared)
+    if content_type.lower().startswith("multipart/"):
+        return int(settings.MAX_UPLOAD_BYTES)
+    data_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return int(data_limit if data_limit is not None else settings.MAX_UPLOAD_BYTES)
+
+
+def too_large_body(limit: int) -> dict[str, str]:
+    return {
+        "detail": f"The request body is too large: this endpoint accepts at most {limit} bytes.",
+        "error_code": TOO_LARGE_CODE,
+    }
+
+
+class BodyLimit:
+    """ASGI: refuse a body over the limit of its view before Django reads any of it."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {name.lower(): value for name, value in scope.get("headers", ())}
+        limit = body_limit(_view_of(scope), headers.get(b"content-type", b"").decode("latin-1"))
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if declared.strip().isdigit() and int(declared) > limit:
+                await _send_too_large(send, limit)
+                return
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, _counting(receive, send, limit), send)
+
+
+def _view_of(scope: Scope) -> Any:
+    path: str = scope.get("path", "/")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    try:
+        return resolve(path).func
+    except Resolver404:
+        return None
+
+
+def _counting(receive: Receive, send: Send, limit: int) -> Receive:
+    """A receive that answers 413 and reports a disconnect once the body passes `limit`: Django then stops reading
+    (RequestAborted) without answering itself."""
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message: Message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                await _send_too_large(send, limit)
+                return {"type": "http.disconnect"}
+        return message
+
+    return counted
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    body = json.dumps(too_large_body(limit)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """WSGI (and a second line under ASGI): the declared length checked against the view's limit before any
+    middleware or view reads the body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
+        declared = request.META.get("CONTENT_LENGTH", "")
+        if not declared.isdigit():
+            return None
+        limit = body_limit(view, request.META.get("CONTENT_TYPE", ""))
+        if int(declared) > limit:
+            return JsonResponse(too_large_body(limit), status=413)
+        return None
