@@ -8,11 +8,16 @@ limits (DATA_UPLOAD_MAX_MEMORY_SIZE) count form fields, not files. So the limit 
 
 The limit of a request is its view's `max_body_bytes` when it declares one (the public sign-in views take a few
 hundred bytes); otherwise SECURITY__MAX_UPLOAD_BYTES for multipart bodies (files) and DATA_UPLOAD_MAX_MEMORY_SIZE for
-any other.
+any other; a path that leads to no view takes NO_VIEW_BODY_BYTES.
+
+A body must also arrive in time (the ASGI guard): a client that stops sending, or trickles, would otherwise hold its
+spooled part and a connection for as long as it likes. 408 after BODY_IDLE_SECONDS without a byte, or when the whole
+body takes longer than BODY_READ_SECONDS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,10 +33,16 @@ Send = Callable[[Any], Awaitable[None]]
 AsgiApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 TOO_LARGE_CODE = "payload_too_large"
+NO_VIEW_BODY_BYTES = 4096
+BODY_IDLE_SECONDS = 20.0
+# 10 MB (the default upload limit) at 100 KB/s, with room.
+BODY_READ_SECONDS = 120.0
 
 
 def body_limit(view: Any, content_type: str) -> int:
     """The largest body, in bytes, that `view` (a resolved view function, or None) accepts with `content_type`."""
+    if view is None:
+        return NO_VIEW_BODY_BYTES
     view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
     declared = getattr(view_class, "max_body_bytes", None) or getattr(view, "max_body_bytes", None)
     if callable(declared):  # a limit read from the settings when the request comes
@@ -64,13 +75,10 @@ class BodyLimit:
         headers = {name.lower(): value for name, value in scope.get("headers", ())}
         limit = body_limit(_view_of(scope), headers.get(b"content-type", b"").decode("latin-1"))
         declared = headers.get(b"content-length")
-        if declared is not None:
-            if declared.strip().isdigit() and int(declared) > limit:
-                await _send_too_large(send, limit)
-                return
-            await self.app(scope, receive, send)
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await _send_refusal(send, 413, too_large_body(limit))
             return
-        await self.app(scope, _counting(receive, send, limit), send)
+        await self.app(scope, _guarded(receive, send, limit), send)
 
 
 def _view_of(scope: Scope) -> Any:
@@ -84,30 +92,46 @@ def _view_of(scope: Scope) -> Any:
         return None
 
 
-def _counting(receive: Receive, send: Send, limit: int) -> Receive:
-    """A receive that answers 413 and reports a disconnect once the body passes `limit`: Django then stops reading
-    (RequestAborted) without answering itself."""
+def _guarded(receive: Receive, send: Send, limit: int) -> Receive:
+    """A receive that, while the body is coming, answers 413 once it passes `limit` and 408 when it stops arriving,
+    and then reports a disconnect: Django stops reading (RequestAborted) without answering itself. Once the body is
+    complete, receive is passed through untouched (Django then waits on it for a disconnect, as long as it likes)."""
     received = 0
+    complete = False
+    deadline: float | None = None
 
-    async def counted() -> Message:
-        nonlocal received
-        message: Message = await receive()
+    async def guarded() -> Message:
+        nonlocal received, complete, deadline
+        if complete:
+            message: Message = await receive()
+            return message
+        now = asyncio.get_running_loop().time()
+        deadline = deadline if deadline is not None else now + BODY_READ_SECONDS
+        try:
+            message = await asyncio.wait_for(receive(), timeout=min(BODY_IDLE_SECONDS, max(deadline - now, 0.0)))
+        except TimeoutError:
+            await _send_refusal(send, 408, TOO_SLOW)
+            return {"type": "http.disconnect"}
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                await _send_too_large(send, limit)
+                await _send_refusal(send, 413, too_large_body(limit))
                 return {"type": "http.disconnect"}
+            complete = not message.get("more_body", False)
         return message
 
-    return counted
+    return guarded
 
 
-async def _send_too_large(send: Send, limit: int) -> None:
-    body = json.dumps(too_large_body(limit)).encode()
+TOO_SLOW = {"detail": "The request body did not arrive in time.", "error_code": "request_timeout"}
+
+
+async def _send_refusal(send: Send, status: int, detail: dict[str, str]) -> None:
+    body = json.dumps(detail).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -57,3 +57,17 @@ def test_readyz_shows_its_checks_to_staff_and_to_the_machine_itself(client, djan
     visitor = django_user_model.objects.create_user(email="visitor@example.com")
     client.force_login(visitor)
     assert client.get("/readyz", REMOTE_ADDR="203.0.113.7").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_outside_callers_share_one_answer_a_second(client, settings, monkeypatch):
+    from modules.health import views
+
+    calls = []
+    monkeypatch.setattr(views, "run_readiness_checks", lambda: calls.append(1) or (True, {}))
+    monkeypatch.setattr(views, "_public_answer", (float("-inf"), False))
+    for _ in range(20):
+        assert client.get("/readyz", REMOTE_ADDR="203.0.113.7").json() == {"status": "ok"}
+    assert len(calls) == 1
+    client.get("/readyz")  # the machine itself always gets fresh checks
+    assert len(calls) == 2

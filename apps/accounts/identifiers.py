@@ -74,6 +74,10 @@ def canonical_email(text: str) -> str:
     local, _, domain = text.rpartition("@")
     if not local.isascii() or local.startswith('"'):
         raise ValueError(EMAIL_HELP)
+    if "." not in domain.strip(".") or domain.startswith("["):
+        # Django's validator takes `localhost` and address literals (`[127.0.0.1]`): no mailbox on the internet,
+        # but a relay would still try them.
+        raise ValueError(IDENTIFIER_HELP)
     try:
         domain = domain.encode("idna").decode("ascii")
         address = f"{local}@{domain}".lower()

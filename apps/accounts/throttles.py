@@ -38,6 +38,10 @@ class AccountsThrottle(SimpleRateThrottle):
 
 
 class IdentifierThrottle(AccountsThrottle):
+    """Per inbox or phone (see Identifier.mailbox); with `per_client`, per inbox and client IP."""
+
+    per_client = False
+
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         raw = request.data.get("identifier") if hasattr(request.data, "get") else None
         if not isinstance(raw, str):
@@ -46,8 +50,10 @@ class IdentifierThrottle(AccountsThrottle):
             identifier = parse_identifier(raw)
         except ValueError:
             return None
-        digest = hashlib.sha256(identifier.mailbox.encode()).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": digest}
+        ident = hashlib.sha256(identifier.mailbox.encode()).hexdigest()
+        if self.per_client:
+            ident = f"{ident}:{client_ip(request._request) or 'unknown'}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class IpThrottle(AccountsThrottle):
@@ -65,12 +71,25 @@ class UserThrottle(AccountsThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
+SENT_RECENTLY = "Codes were sent to this address or number a short while ago: use the latest one you received."
+
+
 class OtpIdentifierThrottle(IdentifierThrottle):
-    """Limits the codes sent to one inbox or phone. Strangers can fill it, so it blocks new sends only: the codes
-    already sent (one per request it allowed) keep working, and the latest is in the owner's hands."""
+    """The codes one client may have sent to one inbox or phone. Per client: a stranger who fills it (and then
+    spends the latest code's guesses) leaves the owner's own allowance untouched, so the owner still gets a fresh
+    code. It blocks new sends only; the codes already sent keep working."""
 
     scope = "otp_identifier"
-    refusal = "Codes were sent to this address or number a short while ago: use the latest one you received."
+    per_client = True
+    refusal = SENT_RECENTLY
+
+
+class OtpIdentifierTotalThrottle(IdentifierThrottle):
+    """The codes all clients together may have sent to one inbox or phone: what bounds the messages a botnet can
+    make an inbox receive, and the guesses it can make at its codes (this rate times OTP_MAX_ATTEMPTS)."""
+
+    scope = "otp_identifier_total"
+    refusal = SENT_RECENTLY
 
 
 class OtpIpThrottle(IpThrottle):

@@ -20,7 +20,12 @@ class AccountsConfig(ConfigModel):
     otp_channels: CommaList = Field(
         default=tuple(OTP_CHANNELS), description="Channels offered; each also needs its provider"
     )
-    throttle_otp_identifier: Rate = Field(default="5/hour", description="Code requests per email or phone")
+    throttle_otp_identifier: Rate = Field(
+        default="5/hour", description="Code requests per email or phone from one client IP"
+    )
+    throttle_otp_identifier_total: Rate = Field(
+        default="10/hour", description="Code requests per email or phone from all clients together"
+    )
     throttle_otp_ip: Rate = Field(default="20/hour", description="Code requests per client IP")
     throttle_verify_ip: Rate = Field(default="30/hour", description="Verify attempts per client IP")
     throttle_telegram_link: Rate = Field(

@@ -50,8 +50,7 @@ class SecurityConfig(ConfigModel):
     admin_csp: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_ADMIN_CSP))
     """Directives that replace those of `csp` on the admin's pages (YAML mapping of directive to sources)"""
     trusted_proxies: CommaList = Field(default=())
-    """Addresses or networks of the proxies you run in front (e.g. 172.30.0.0/24); only their X-Forwarded-For is
-    believed, for throttles and logs alike; empty trusts none"""
+    """Proxies you run in front (addresses or networks): only their X-Forwarded-For is believed; empty trusts none"""
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
     """Largest request body with files (multipart); other bodies stop at Django's DATA_UPLOAD_MAX_MEMORY_SIZE"""
     admin_login_failure_limit: int = Field(default=5, ge=1, le=100)
@@ -72,11 +71,17 @@ class SecurityConfig(ConfigModel):
     def _proxies_are_addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
         for proxy in proxies:
             try:
-                ipaddress.ip_network(proxy, strict=False)
+                network = ipaddress.ip_network(proxy, strict=False)
             except ValueError:
                 raise ValueError(
                     f"{proxy!r} is not an IP address or network; write e.g. 10.0.0.5 or 172.30.0.0/24"
                 ) from None
+            if network.prefixlen < (8 if network.version == 4 else 16):
+                # Every client in it could claim any address: the throttles and admin lock-out would count nothing.
+                raise ValueError(
+                    f"{proxy!r} trusts a large part of the internet to name the client; list the addresses or the "
+                    "network of your own proxies, e.g. 172.30.0.0/24"
+                )
         return proxies
 
     @field_validator("allowed_hosts")

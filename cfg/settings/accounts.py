@@ -18,6 +18,7 @@ def accounts_settings(config: CoreConfig) -> dict[str, Any]:
             "OTP_CHANNELS": list(accounts.otp_channels),
             "THROTTLE_RATES": {
                 "otp_identifier": accounts.throttle_otp_identifier,
+                "otp_identifier_total": accounts.throttle_otp_identifier_total,
                 "otp_ip": accounts.throttle_otp_ip,
                 "verify_ip": accounts.throttle_verify_ip,
                 "telegram_link": accounts.throttle_telegram_link,

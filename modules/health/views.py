@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 from typing import Any
 
 from django.conf import settings
@@ -24,11 +25,30 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 503 while a check fails. The checks themselves (their errors name internal hosts and ports) are
     shown to the machine itself (container health checks, an operator's curl) and to signed-in staff only."""
-    ready, checks = run_readiness_checks()
-    body: dict[str, Any] = {"status": "ok" if ready else "error"}
     if may_see_details(request):
-        body |= {"environment": settings.ENVIRONMENT, "checks": checks}
+        ready, checks = run_readiness_checks()
+        body: dict[str, Any] = {"status": "ok" if ready else "error", "environment": settings.ENVIRONMENT}
+        body["checks"] = checks
+    else:
+        ready = public_readiness()
+        body = {"status": "ok" if ready else "error"}
     return JsonResponse(body, status=200 if ready else 503)
+
+
+# Anyone may ask, and the checks cost a round trip to each service: other callers share one answer per second per
+# process, so a flood of /readyz costs the database and Redis nothing more.
+PUBLIC_ANSWER_SECONDS = 1.0
+_public_answer: tuple[float, bool] = (float("-inf"), False)
+
+
+def public_readiness() -> bool:
+    global _public_answer
+    checked_at, ready = _public_answer
+    now = time.monotonic()
+    if now - checked_at >= PUBLIC_ANSWER_SECONDS:
+        ready, _ = run_readiness_checks()
+        _public_answer = (now, ready)
+    return ready
 
 
 def may_see_details(request: HttpRequest) -> bool:

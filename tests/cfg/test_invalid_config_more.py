@@ -25,6 +25,20 @@ def case(
 
 
 CASES = [
+    # Client addresses
+    case(
+        "trusted-proxies-everyone",
+        "security.trusted_proxies (from env var SECURITY__TRUSTED_PROXIES): '0.0.0.0/0' trusts a large part of the "
+        "internet to name the client. Fix: list the addresses or the network of your own proxies, e.g. "
+        "172.30.0.0/24",
+        {"SECURITY__TRUSTED_PROXIES": "10.0.0.2,0.0.0.0/0"},
+    ),
+    case(
+        "trusted-proxies-not-an-address",
+        "security.trusted_proxies (from env var SECURITY__TRUSTED_PROXIES): 'caddy' is not an IP address or "
+        "network. Fix: write e.g. 10.0.0.5 or 172.30.0.0/24",
+        {"SECURITY__TRUSTED_PROXIES": "caddy"},
+    ),
     # Ports and paths of database and Redis URLs
     case(
         "database-port-not-a-number",

@@ -87,7 +87,7 @@ def proxy(tmp_path: Path, upstream: int) -> Iterator[tuple[str, Path]]:
         r"reverse_proxy \{.*?\n\t\}\n", f"reverse_proxy 127.0.0.1:{upstream}\n", CADDYFILE.read_text(), flags=re.S
     )
     assert f"127.0.0.1:{upstream}" in served
-    config.write_text(f"{{\n\tadmin 127.0.0.1:{admin}\n}}\n\n" + served)
+    config.write_text(served.replace("{\n", f"{{\n\tadmin 127.0.0.1:{admin}\n", 1))
     process = subprocess.Popen(
         [CADDY, "run", "--config", str(config), "--adapter", "caddyfile"],
         env=caddy_env(SITE_DOMAIN=f"http://127.0.0.1:{port}", MEDIA_ROOT=str(media), XDG_DATA_HOME=str(tmp_path)),

@@ -26,7 +26,7 @@ from apps.accounts.api.common import (
 )
 from apps.accounts.api.fields import IdentifierField, RefreshTokenField, code_field
 from apps.accounts.models import Channel
-from apps.accounts.throttles import OtpIdentifierThrottle, OtpIpThrottle, VerifyIpThrottle
+from apps.accounts.throttles import OtpIdentifierThrottle, OtpIdentifierTotalThrottle, OtpIpThrottle, VerifyIpThrottle
 from modules.api.after_response import run_after_response
 from modules.api.schema import error_responses
 
@@ -60,7 +60,7 @@ class TokenPairSerializer(serializers.Serializer[Any]):
 
 
 class OtpRequestView(PublicView):
-    throttle_classes = (OtpIpThrottle, OtpIdentifierThrottle)
+    throttle_classes = (OtpIpThrottle, OtpIdentifierThrottle, OtpIdentifierTotalThrottle)
 
     @extend_schema(
         tags=["auth"],

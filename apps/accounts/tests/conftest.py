@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import pytest
@@ -11,11 +12,26 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import User
+from modules.api import after_response
 from modules.email.testing import SmtpSink, smtp_mailers, smtp_server
 from modules.telegram.testing import FakeTelegram, telegram_server, telegram_settings
 from modules.twilio.testing import FakeTwilio, twilio_server, twilio_settings
 
 CODE = re.compile(r"\b(\d{6})\b")
+
+
+class Inline(Executor):
+    """Runs work handed over after a response at once, in the test's thread and database transaction."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@pytest.fixture(autouse=True)
+def _work_after_responses_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(after_response, "executor", Inline())
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,7 @@ def test_case_folding_lookalikes_cannot_reach_another_account(api, smtp, lookali
 def test_an_international_domain_has_one_spelling(api, smtp, settings):
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
-        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "2/hour"},
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier_total": "2/hour"},
     }
     assert request_code(api, "Ada@Ex\u00e4mple.com").status_code == 200
     assert request_code(api, "ada@exa\u0308mple.com", REMOTE_ADDR="10.0.0.2").status_code == 200  # decomposed ä
@@ -113,3 +113,11 @@ def test_the_admin_refuses_a_phone_in_arabic_indic_digits(admin_client):
     assert response.status_code == 200  # the form again, with the error
     assert "Enter a phone number in E.164 form" in response.content.decode()
     assert not User.objects.filter(is_superuser=False).exists()
+
+
+@pytest.mark.parametrize("address", ["alice@localhost", "alice@[127.0.0.1]", "alice@[IPv6:::1]", "alice@com."])
+def test_addresses_with_no_internet_domain_are_refused(api, smtp, address):
+    response = request_code(api, address)
+    assert response.status_code == 400
+    assert "international form" in response.json()["identifier"][0]
+    assert smtp.messages == []

@@ -11,7 +11,16 @@ from django.utils.crypto import constant_time_compare
 
 from apps.accounts import codes
 from apps.accounts.models import ActivityLog, OtpRequest, OtpStatus, User
-from apps.accounts.tests.conftest import bearer, code_in, delete_account, request_code, sign_in_by_email, url, verify
+from apps.accounts.tests.conftest import (
+    bearer,
+    code_in,
+    delete_account,
+    other_code,
+    request_code,
+    sign_in_by_email,
+    url,
+    verify,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -115,18 +124,32 @@ def test_codes_are_compared_in_constant_time(api, smtp, monkeypatch):
     assert compared[0][0] == compared[0][1]  # hash against hash, never code against code
 
 
-def test_requests_are_throttled_per_identifier(api, smtp, settings):
+def test_requests_are_throttled_per_identifier_and_client(api, smtp, settings):
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
         "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "3/hour"},
     }
-    for n in range(3):
-        assert request_code(api, "ada@example.com", REMOTE_ADDR=f"10.0.0.{n}").status_code == 200
-    blocked = request_code(api, "ADA@example.com", REMOTE_ADDR="10.0.0.9")
+    for _ in range(3):
+        assert request_code(api, "ada@example.com", REMOTE_ADDR="10.0.0.1").status_code == 200
+    blocked = request_code(api, "ADA@example.com", REMOTE_ADDR="10.0.0.1")
     assert blocked.status_code == 429
     assert "use the latest one you received" in blocked.json()["detail"]
     assert len(smtp.messages) == 3
-    assert request_code(api, "other@example.com", REMOTE_ADDR="10.0.0.9").status_code == 200
+    assert request_code(api, "other@example.com", REMOTE_ADDR="10.0.0.1").status_code == 200
+    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.0.0.2").status_code == 200  # another client
+
+
+def test_all_clients_together_are_capped_per_identifier(api, smtp, settings):
+    settings.ACCOUNTS = {
+        **settings.ACCOUNTS,
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier_total": "3/hour"},
+    }
+    for n in range(3):
+        assert request_code(api, "ada@example.com", REMOTE_ADDR=f"10.0.0.{n}").status_code == 200
+    blocked = request_code(api, "ada@example.com", REMOTE_ADDR="10.0.0.9")
+    assert blocked.status_code == 429
+    assert "use the latest one you received" in blocked.json()["detail"]
+    assert len(smtp.messages) == 3
 
 
 def test_requests_are_throttled_per_ip_and_forwarded_for_is_not_trusted(api, smtp, settings):
@@ -179,18 +202,20 @@ def test_strangers_failing_from_ten_ips_do_not_lock_the_owner_out(api, smtp, use
     assert verify(api, "ada@example.com", fresh, REMOTE_ADDR="10.9.9.9").status_code == 200
 
 
-def test_strangers_filling_the_send_limit_leave_the_owner_the_latest_code(api, smtp, settings, user):
-    settings.ACCOUNTS = {
-        **settings.ACCOUNTS,
-        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "3/hour"},
-    }
-    for n in range(3):
-        assert request_code(api, "ada@example.com", REMOTE_ADDR=f"10.0.0.{n}").status_code == 200
-    owner = request_code(api, "ada@example.com", REMOTE_ADDR="10.9.9.9")
-    assert owner.status_code == 429
-    assert "use the latest one" in owner.json()["detail"]
+def test_a_stranger_who_fills_the_send_limit_and_spends_the_code_does_not_lock_the_owner_out(api, smtp, settings, user):
+    """The audit's attack: five code requests fill the identifier's limit, five wrong guesses kill the newest
+    code. The limit counts per client, so the owner still gets a fresh code and signs in."""
+    stranger = {"REMOTE_ADDR": "10.6.6.6"}
+    for _ in range(settings.ACCOUNTS["OTP_MAX_ATTEMPTS"]):
+        assert request_code(api, "ada@example.com", **stranger).status_code == 200
+    assert request_code(api, "ada@example.com", **stranger).status_code == 429
     latest = code_in(smtp.messages[-1].text)
-    assert verify(api, "ada@example.com", latest, REMOTE_ADDR="10.9.9.9").status_code == 200
+    for _ in range(settings.ACCOUNTS["OTP_MAX_ATTEMPTS"]):
+        assert verify(api, "ada@example.com", other_code(latest), **stranger).status_code == 400
+    assert verify(api, "ada@example.com", latest, REMOTE_ADDR="10.9.9.9").status_code == 400  # spent
+    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.9.9.9").status_code == 200
+    fresh = code_in(smtp.messages[-1].text)
+    assert verify(api, "ada@example.com", fresh, REMOTE_ADDR="10.9.9.9").status_code == 200
 
 
 def test_no_enumeration_same_answers_for_known_and_unknown_accounts(api, smtp, settings, user):
@@ -248,7 +273,7 @@ def test_a_forwarded_for_entry_that_is_no_address_is_ignored(api, smtp, settings
 def test_plus_addressed_variants_share_the_identifier_throttle(api, smtp, settings):
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
-        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "2/hour"},
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier_total": "2/hour"},
     }
     assert request_code(api, "ada+one@example.com", REMOTE_ADDR="10.0.0.1").status_code == 200
     assert request_code(api, "ada@example.com", REMOTE_ADDR="10.0.0.2").status_code == 200

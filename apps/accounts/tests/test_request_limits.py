@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.accounts import identifiers
 from apps.accounts.models import ActivityLog, OtpRequest
 from apps.accounts.tests.conftest import request_code, url
+from cfg import body_limit
 from config.asgi import application
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +156,44 @@ def test_a_300_mb_chunked_body_is_cut_off_at_its_limit(path, limit, no_throttle_
     assert upload.status() == 413
     assert upload.read <= limit + CHUNK  # nothing past the limit was read, so no temporary file grew past it
     assert not ActivityLog.objects.exists()
+
+
+class Stalling(Upload):
+    """Sends one chunk of a body it declares larger, then nothing."""
+
+    async def receive(self) -> dict[str, Any]:
+        if self.read:
+            await asyncio.sleep(3600)
+        self.read += CHUNK
+        return {"type": "http.request", "body": b" " * CHUNK, "more_body": True}
+
+
+def test_a_body_that_stops_arriving_is_dropped_with_a_408(monkeypatch, no_throttle_state):
+    monkeypatch.setattr(body_limit, "BODY_IDLE_SECONDS", 0.2)
+    upload = Stalling(declare_length=False)
+    run(upload, "/api/accounts/me/")
+    assert upload.status() == 408
+    assert upload.body()["error_code"] == "request_timeout"
+
+
+def test_a_body_that_trickles_past_the_deadline_is_dropped_with_a_408(monkeypatch, no_throttle_state):
+    monkeypatch.setattr(body_limit, "BODY_READ_SECONDS", 0.3)
+
+    class Trickling(Upload):
+        async def receive(self) -> dict[str, Any]:
+            await asyncio.sleep(0.05)
+            self.read += 1
+            return {"type": "http.request", "body": b" ", "more_body": True}
+
+    upload = Trickling(declare_length=False)
+    run(upload, "/api/accounts/me/")
+    assert upload.status() == 408
+    assert upload.read < 20
+
+
+def test_a_path_with_no_view_takes_no_large_body(no_throttle_state):
+    upload = Upload(declare_length=True)
+    run(upload, "/no/such/page/")
+    assert upload.status() == 413
+    assert upload.body()["detail"].endswith("at most 4096 bytes.")
+    assert upload.read == 0

@@ -5,6 +5,7 @@ which only the account gets, happens after it."""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from apps.accounts.activity import Client
 from apps.accounts.identifiers import parse_identifier
 from apps.accounts.models import OtpRequest, OtpStatus, User
 from apps.accounts.tests.conftest import request_code
+from modules.api import after_response
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +79,41 @@ def test_a_withheld_code_never_signs_in(api, registration_off, smtp):
     for guess in ("000000", "123456", "999999"):
         assert api.post("/api/auth/otp/verify/", {"identifier": "nobody@example.com", "code": guess}).status_code == 400
     assert not User.objects.filter(email="nobody@example.com").exists()
+
+
+def test_the_send_runs_on_another_thread_once_the_answer_is_out():
+    """The request's own thread is free as soon as the answer is sent: the next request on its keep-alive
+    connection does not wait for the send (which would time it all the same)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.http import HttpResponse
+
+    started, release, done = threading.Event(), threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    def send() -> None:
+        threads.append(threading.current_thread().name)
+        started.set()
+        release.wait(5)
+        done.set()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(after_response, "executor", ThreadPoolExecutor(max_workers=1, thread_name_prefix="after"))
+        response = after_response.run_after_response(HttpResponse(), send)
+        response.close()  # what the server does after the last byte
+        assert started.wait(5) and not done.is_set()  # close() returned while the send still runs
+        release.set()
+        assert done.wait(5)
+    assert threads[0].startswith("after") and threads[0] != threading.current_thread().name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_code_requested_through_the_thread_pool_is_sent_and_recorded(api, smtp, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(after_response, "executor", pool)
+    assert request_code(api, "ada@example.com").status_code == 200
+    pool.shutdown(wait=True)
+    assert [mail.rcpt_tos for mail in smtp.messages] == [["ada@example.com"]]
+    assert OtpRequest.objects.get().status == OtpStatus.SENT

@@ -46,7 +46,7 @@ def test_the_default_cache_hiding_redis_errors_does_not_switch_the_throttles_off
     settings.CACHES = {**settings.CACHES, "default": {**UNREACHABLE_REDIS, "OPTIONS": {"IGNORE_EXCEPTIONS": True}}}
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
-        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "2/hour"},
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier_total": "2/hour"},
     }
     statuses = [request_code(api, "ada@example.com", REMOTE_ADDR=f"10.0.0.{n}").status_code for n in range(3)]
     assert statuses == [200, 200, 429]

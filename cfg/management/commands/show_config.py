@@ -44,7 +44,8 @@ class Command(BaseCommand):
     def _write_env_vars(self, model: type[DjangoConfig]) -> None:
         self.stdout.write("| Variable | Default | Per environment | Meaning |\n| --- | --- | --- | --- |")
         for row in env_var_reference(model):
-            meaning = row.description.replace("|", "\\|")  # a pipe would end the table cell
+            # A pipe would end the table cell and a line break the row: a docstring may wrap.
+            meaning = " ".join(row.description.split()).replace("|", "\\|")
             self.stdout.write(f"| `{row.name}` | `{row.default}` | {row.per_environment} | {meaning} |")
         self.stdout.write(
             "\nThe defaults that are mappings, as they would be written in config/environments/<env>.yaml (a "
