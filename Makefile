@@ -37,6 +37,22 @@ run: superuser
 test: install-dev
 	DJANGO_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
 
+# The browser suite (tests_browser/): Playwright drives Debian's Chromium (/usr/bin/chromium, which .ci/run installs;
+# never `playwright install`) against Django's live server. Each run has its own DATA_DIR (its embedded PostgreSQL),
+# removed when the suite passes and kept when it fails, for the screenshots of the failed pages. `make test` leaves
+# it out (pyproject's testpaths), so it needs no browser.
+.PHONY: test-browser install-browser
+$(VENV)/.browser-installed: $(VENV)/.dev-installed requirements/browser.txt
+	$(PIP) install -r requirements/browser.txt -c requirements/constraints.txt
+	@touch $@
+
+install-browser: $(VENV)/.browser-installed
+
+test-browser: install-browser
+	@run=$$(mktemp -d "$${TMPDIR:-/tmp}/browser-run.XXXXXX"); \
+	if DJANGO_ENV=test DATA_DIR="$$run" $(PY) -m pytest tests_browser $(PYTEST_ARGS); then rm -rf "$$run"; \
+	else status=$$?; echo "the run's DATA_DIR is kept: $$run (screenshots of the failed pages: $$run/browser-screenshots)"; exit $$status; fi
+
 # Style, the import contracts of pyproject.toml ([tool.importlinter]: the layers) and the types.
 lint: install-dev
 	$(PY) -m ruff check .

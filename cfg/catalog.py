@@ -32,10 +32,24 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
             "jwt_authentication": "apps.accounts.authentication.JWTAuthentication",
         },
         navigation=(
-            NavigationItem(title="Users", link="/admin/accounts/user/", icon="group"),
-            NavigationItem(title="Activity", link="/admin/accounts/activitylog/", icon="history"),
-            NavigationItem(title="Sign-in codes", link="/admin/accounts/otprequest/", icon="pin"),
+            NavigationItem(title="Users", link="/admin/accounts/user/", icon="person", group="people"),
+            NavigationItem(title="Groups", link="/admin/auth/group/", icon="groups", group="people"),
+            NavigationItem(title="Sign-in codes", link="/admin/accounts/otprequest/", icon="pin", group="security"),
+            NavigationItem(title="Activity", link="/admin/accounts/activitylog/", icon="history", group="security"),
+            NavigationItem(
+                title="Issued tokens",
+                link="/admin/token_blacklist/outstandingtoken/",
+                icon="key",
+                group="security",
+            ),
+            NavigationItem(
+                title="Revoked tokens",
+                link="/admin/token_blacklist/blacklistedtoken/",
+                icon="key_off",
+                group="security",
+            ),
         ),
+        dashboard=("apps.accounts.dashboard.people_cards", "apps.accounts.dashboard.sign_in_cards"),
     ),
     AppSpec(
         app="apps.tasks",
@@ -45,9 +59,12 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
         checks={"worker": "apps.tasks.health.check_worker_heartbeat"},
         provides={"task_backend": "apps.tasks.backends.ReArqBackend"},
         navigation=(
-            NavigationItem(title="Dashboard", link="/admin/tasks/taskrun/dashboard/", icon="monitoring"),
-            NavigationItem(title="Task runs", link="/admin/tasks/taskrun/", icon="task"),
+            NavigationItem(
+                title="Tasks dashboard", link="/admin/tasks/taskrun/dashboard/", icon="monitoring", group="operations"
+            ),
+            NavigationItem(title="Task runs", link="/admin/tasks/taskrun/", icon="task", group="operations"),
         ),
+        dashboard=("apps.tasks.dashboard.task_cards",),
     ),
     AppSpec(app="apps.knowbase", title="Knowledge base", url_prefix="api/knowbase/", urls="apps.knowbase.urls"),
     AppSpec(
@@ -63,7 +80,14 @@ MODULES: tuple[AppSpec, ...] = (
     AppSpec(app="modules.email"),
     AppSpec(app="modules.telegram"),
     AppSpec(app="modules.twilio"),
-    AppSpec(app="modules.health", django_app=False, urls="modules.health.urls"),
+    AppSpec(
+        app="modules.health",
+        django_app=False,
+        urls="modules.health.urls",
+        navigation=(NavigationItem(title="Readiness", link="/readyz", icon="monitor_heart", group="operations"),),
+    ),
+    # The home page at /, the API's root at /api/ and the favicon (a Django app for its templates).
+    AppSpec(app="modules.pages", urls="modules.pages.urls"),
     AppSpec(
         app="modules.api",
         django_app=False,
@@ -74,14 +98,50 @@ MODULES: tuple[AppSpec, ...] = (
             "user_throttle": "modules.api.throttles.ClientUserRateThrottle",
             "pagination": "modules.api.pagination.PageSizePagination",
         },
+        navigation=(
+            NavigationItem(
+                title="API docs",
+                link="/api/docs/",
+                icon="api",
+                group="operations",
+                permission="modules.unfold.navigation.api_docs_enabled",
+            ),
+        ),
     ),
     AppSpec(
         app="modules.logger", django_app=False, provides={"json_formatter": "modules.logger.formatters.JsonFormatter"}
     ),
     AppSpec(
         app="modules.unfold",
-        django_app=False,
-        provides={"environment_callback": "modules.unfold.callbacks.environment_badge"},
+        provides={
+            "environment_callback": "modules.unfold.callbacks.environment_badge",
+            "dashboard_callback": "modules.unfold.dashboard.dashboard_callback",
+            "admin_styles": "modules.unfold.callbacks.admin_styles",
+        },
+        # The admin's own pages: constance's live settings (through unfold.contrib.constance).
+        navigation=(
+            NavigationItem(title="Live settings", link="/admin/constance/config/", icon="tune", group="settings"),
+        ),
+        dashboard=("modules.unfold.dashboard.shortcut_cards",),
+    ),
+    AppSpec(
+        app="modules.live_settings",
+        # After Django's own middleware: signed-in staff are known (AuthenticationMiddleware) and the 503 page
+        # still gets their headers (CSP, X-Frame-Options).
+        middleware=(
+            MiddlewareSpec(
+                path="modules.live_settings.middleware.MaintenanceMiddleware",
+                after="cfg.db.middleware.DatabaseBusyMiddleware",
+            ),
+        ),
+        navigation=(
+            NavigationItem(
+                title="Settings changes",
+                link="/admin/live_settings/livesettingchange/",
+                icon="manage_history",
+                group="settings",
+            ),
+        ),
     ),
 )
 

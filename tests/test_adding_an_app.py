@@ -32,6 +32,14 @@ urlpatterns = [path("ping/", views.ping, name="ping")]
 HEALTH = """def check_ledger() -> str:
     return "ledger reachable"
 """
+DASHBOARD = """from django.http import HttpRequest
+
+from modules.unfold.dashboard import Card, Stat
+
+
+def invoice_cards(request: HttpRequest) -> list[Card]:
+    return [Stat(key="invoices_open", title="Open invoices", value=42)]
+"""
 PROJECT_APPS = """
     project_apps: AppList = (
         AppSpec(
@@ -40,6 +48,7 @@ PROJECT_APPS = """
             urls="apps.billing.urls",
             checks={"billing": "apps.billing.health.check_ledger"},
             navigation=(NavigationItem(title="Invoices", link="/admin/billing/", icon="receipt"),),
+            dashboard=("apps.billing.dashboard.invoice_cards",),
         ),
     )
 """
@@ -48,17 +57,27 @@ import json
 import django
 from django.conf import settings
 django.setup()
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.test import Client
+
+from modules.unfold.testing import dashboard_figures
 
 client = Client()
 ping = client.get("/api/billing/ping/")
 ready = client.get("/readyz").json()
+# The copy shares this test run's database: its superuser is rolled back.
+with transaction.atomic():
+    client.force_login(get_user_model().objects.create_superuser(email="probe@example.com", password="x-long-pw-12"))
+    figures = dashboard_figures(client.get("/admin/").content.decode())
+    transaction.set_rollback(True)
 print(json.dumps({
     "ping": [ping.status_code, ping.json()],
     "checks": ready["checks"],
     "enabled": settings.ENABLED_APPS,
     "installed": "apps.billing" in settings.INSTALLED_APPS,
     "navigation": [section["title"] for section in settings.UNFOLD["SIDEBAR"]["navigation"]],
+    "figures": figures,
 }))
 """
 
@@ -109,6 +128,7 @@ def test_a_new_app_is_wired_in_by_the_config_alone(tmp_path: Path) -> None:
     (app / "views.py").write_text(VIEWS)
     (app / "urls.py").write_text(URLS)
     (app / "health.py").write_text(HEALTH)
+    (app / "dashboard.py").write_text(DASHBOARD)
     # Step 2: one entry in config/config.py.
     config = copy / "config" / "config.py"
     text = config.read_text()
@@ -131,6 +151,8 @@ def test_a_new_app_is_wired_in_by_the_config_alone(tmp_path: Path) -> None:
     assert report["checks"]["billing"]["status"] == "ok"
     assert "billing" in report["enabled"] and report["installed"]
     assert "Billing" in report["navigation"]
+    # Its card is on the admin's dashboard, which nobody edited.
+    assert report["figures"]["invoices_open"] == "42"
     # Step 5: tree and info show it.
     tree = run(copy, "manage.py", "tree")
     assert tree.returncode == 0, tree.stderr

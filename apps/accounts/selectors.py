@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from apps.accounts.identifiers import Identifier
 from apps.accounts.models import ActivityLog, User
+from modules.live_settings.values import live_settings
+
+
+def self_registration_open() -> bool:
+    """Whether an unknown identifier may register by signing in: the configuration allows it
+    (ACCOUNTS__SELF_REGISTRATION) and so does the live setting SIGNUPS_OPEN. The live setting is read from the
+    database (one query) on every call, whoever signs in: a change applies to the next sign-in in every process."""
+    return bool(settings.ACCOUNTS["SELF_REGISTRATION"]) and bool(live_settings("SIGNUPS_OPEN")["SIGNUPS_OPEN"])
 
 
 def user_find_by_identifier(*, identifier: Identifier) -> User | None:

@@ -43,7 +43,7 @@ from apps.accounts.otp import (
     otp_mark_failed,
     otp_sign_in_for_update,
 )
-from apps.accounts.selectors import user_find_by_id, user_find_by_identifier
+from apps.accounts.selectors import self_registration_open, user_find_by_id, user_find_by_identifier
 from apps.accounts.tasks import notify_admins_of_signup
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,10 @@ class TokenPair:
 
 def _sign_in_destination(identifier: Identifier, channel: str, user: User | None) -> str | None:
     """Where the code goes, or None when no code may be sent (the caller answers the same either way)."""
+    registration_open = self_registration_open()  # read for every identifier alike: the same work for each
     if user is not None and not user.is_active:
         return None
-    if user is None and not settings.ACCOUNTS["SELF_REGISTRATION"]:
+    if user is None and not registration_open:
         return None
     if channel == Channel.TELEGRAM:
         # The bot can only write to a chat the user linked to an existing account.
@@ -158,7 +159,7 @@ def _sign_in_code_consume(identifier: Identifier, code: str) -> tuple[User | Non
         return None, False, "account inactive"
     created = False
     if user is None:
-        if not settings.ACCOUNTS["SELF_REGISTRATION"]:
+        if not self_registration_open():
             return None, False, "self-registration off"
         user = User.objects.create_user(**{identifier.kind: identifier.value}, registration_source=otp.channel)
         created = True

@@ -22,7 +22,8 @@ STATUS_LABELS = {"READY": "info", "RUNNING": "warning", "SUCCESSFUL": "success",
 
 @admin.register(TaskRun)
 class TaskRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ("id", "task_name_display", "queue", "status_display", "attempts", "enqueued_at", "duration")
+    list_display = ("task_name_display", "status_display", "queue", "attempts", "enqueued_at", "duration")
+    list_display_links = ("task_name_display",)
     list_filter = ("status", "queue", "task_path")
     search_fields = ("id", "task_path")
     date_hierarchy = "enqueued_at"
@@ -72,7 +73,7 @@ class TaskRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
     @display(description="Traceback")
     def traceback_display(self, run: TaskRun) -> str:
-        return format_html('<pre class="text-xs whitespace-pre-wrap">{}</pre>', run.traceback or "—")
+        return format_html('<pre class="text-xs" style="white-space: pre-wrap">{}</pre>', run.traceback or "—")
 
     @action(description="Retry the selected runs")
     def retry_runs(self, request: HttpRequest, queryset: QuerySet[TaskRun]) -> None:

@@ -43,7 +43,7 @@ MiddlewareList = Annotated[tuple[MiddlewareSpec, ...], BeforeValidator(split_com
 
 class AppSpec(ConfigModel):
     """Everything the project needs to know to wire an app in: cfg generates INSTALLED_APPS, MIDDLEWARE, the URL
-    mounts, the /readyz checks, the admin navigation and the app's settings from it."""
+    mounts, the /readyz checks, the admin navigation and dashboard, and the app's settings from it."""
 
     app: str
     """Dotted path of the package, e.g. apps.billing"""
@@ -61,7 +61,9 @@ class AppSpec(ConfigModel):
     checks: dict[str, str] = Field(default_factory=dict)
     """Readiness checks for /readyz: name -> dotted path of a function that returns a detail or raises"""
     navigation: tuple[NavigationItem, ...] = ()
-    """Admin sidebar entries (title, link, icon)"""
+    """Admin sidebar entries (title, link, icon, group)"""
+    dashboard: tuple[str, ...] = ()
+    """Admin dashboard cards: dotted paths of functions (request) -> list of cards (modules.unfold.dashboard)"""
     requires: tuple[str, ...] = ()
     """Names of the apps it needs enabled"""
     django_app: bool = True
@@ -105,6 +107,15 @@ class AppSpec(ConfigModel):
     def _dotted_values(cls, value: dict[str, str]) -> dict[str, str]:
         for path in value.values():
             _dotted(path, what="function", example="apps.billing.health.check_ledger")
+        return value
+
+    @field_validator("dashboard")
+    @classmethod
+    def _dotted_cards(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if not path:
+                raise ValueError("an empty path; name the function, e.g. apps.billing.dashboard.invoice_cards")
+            _dotted(path, what="function", example="apps.billing.dashboard.invoice_cards")
         return value
 
     @property

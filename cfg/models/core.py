@@ -67,6 +67,8 @@ class CoreConfig(ConfigModel):
     """Django SECRET_KEY; staging and production need 50+ random characters"""
     site_url: str = "http://127.0.0.1:8000"
     """Absolute URL of the site, used in emails and links"""
+    home_redirect: str = ""
+    """Where / redirects in staging and production (a path or an absolute URL); empty: a page with the project's name"""
     time_zone: str = "UTC"
     """IANA time zone name"""
     language_code: str = "en-us"
@@ -102,15 +104,15 @@ class CoreConfig(ConfigModel):
     enable_accounts: bool = True
     """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""
     enable_agents: bool = False
-    """The agents app (not in this project yet)"""
+    """The agents app (not built yet)"""
     enable_knowbase: bool = False
-    """The knowbase app (not in this project yet)"""
+    """The knowbase app (not built yet)"""
     enable_leads: bool = False
-    """The leads app (not in this project yet)"""
+    """The leads app (not built yet)"""
     enable_newsletter: bool = False
-    """The newsletter app (not in this project yet)"""
+    """The newsletter app (not built yet)"""
     enable_support: bool = False
-    """The support app (not in this project yet)"""
+    """The support app (not built yet)"""
     enable_tasks: bool = True
     """The tasks app: task runs, dashboard, staff API"""
 
@@ -146,6 +148,18 @@ class CoreConfig(ConfigModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an absolute URL; use e.g. https://example.com")
         return value.rstrip("/")
+
+    @field_validator("home_redirect")
+    @classmethod
+    def _home_redirect_is_a_path_or_url(cls, value: str) -> str:
+        if value == "/":
+            raise ValueError("'/' would redirect / to itself; leave it empty for the page with the project's name")
+        # A browser takes "//host" and "/\\host" for other sites: a redirect elsewhere must be a URL with a scheme.
+        if not value or value.startswith(("http://", "https://")):
+            return value
+        if not value.startswith("/") or value.startswith(("//", "/\\")):
+            raise ValueError(f"{value!r} is neither a path nor an absolute URL; use e.g. /app/ or https://example.com")
+        return value
 
     @field_validator("databases")
     @classmethod
@@ -370,7 +384,7 @@ class CoreConfig(ConfigModel):
                         )
                     )
                 owners.setdefault(check, spec.name)
-        app_middleware = [entry for spec in self.installed_app_specs() for entry in spec.middleware]
+        app_middleware = [entry for spec in (*MODULES, *self.installed_app_specs()) for entry in spec.middleware]
         # The apps' middleware first, then the project's on top: a failure names the setting that added it.
         for field, entries, fix in (
             ("project_apps", app_middleware, "correct the middleware of that app in project_apps"),

@@ -44,8 +44,8 @@ class TwilioConfig(ConfigModel):
 
 class NgrokConfig(ConfigModel):
     enabled: bool = False
-    """Open an ngrok tunnel in development"""
+    """Open an ngrok tunnel in development (not built yet)"""
     authtoken: SecretStr = SecretStr("")
-    """ngrok auth token"""
+    """ngrok auth token (not built yet)"""
     domain: str = ""
-    """Reserved ngrok domain"""
+    """Reserved ngrok domain (not built yet)"""

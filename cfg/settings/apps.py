@@ -44,7 +44,7 @@ def apps_settings(config: CoreConfig) -> dict[str, Any]:
     installed = config.installed_app_specs()
     enabled = config.enabled_app_specs()
     local_apps = ["cfg"] + [spec.app for spec in (*MODULES, *installed) if spec.django_app]
-    app_middleware = [entry for spec in installed for entry in spec.middleware]
+    app_middleware = [entry for spec in (*MODULES, *installed) for entry in spec.middleware]
     # Clashes (a check name, a middleware) are refused when the config loads (CoreConfig.app_violations).
     checks = {name: path for spec in enabled for name, path in spec.checks.items()}
     return {

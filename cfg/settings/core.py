@@ -16,6 +16,12 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
         "CFG_CONFIG_CLASS": f"{type(config).__module__}.{type(config).__qualname__}",
         "ENVIRONMENT": config.env.value,
         "SITE_URL": config.site_url,
+        "HOME_REDIRECT": config.home_redirect,
+        # Password sign-in is the admin's alone (the API signs in with codes). Unfold's login form has no `next`
+        # field, so a sign-in at /admin/login/ itself falls back to LOGIN_REDIRECT_URL: the admin, not Django's
+        # /accounts/profile/, which does not exist here.
+        "LOGIN_URL": "admin:login",
+        "LOGIN_REDIRECT_URL": "admin:index",
         "SECRET_KEY": config.secret_key.get_secret_value(),
         "DEBUG": config.debug,
         "ROOT_URLCONF": "config.urls",
@@ -62,6 +68,8 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
                 "NumericPasswordValidator",
             )
         ],
+        # Exported cells that start with = + - @ are escaped: a spreadsheet would run a user's name as a formula.
+        "IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT": True,
     }
     if not config.env.is_deployed:
         # Serve static files straight from the apps: no collectstatic needed in development and tests.

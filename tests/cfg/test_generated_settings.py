@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from cfg.catalog import provided
 from cfg.defaults import DEVELOPMENT_SECRET_KEY, TEST_SECRET_KEY
+from cfg.models.apps import AppList, AppSpec
 from cfg.models.base import FrozenDict
+from cfg.models.unfold import NavigationItem
 from cfg.settings.compose import GENERATORS, settings_by_concern
 from config.config import ProjectConfig
 
@@ -295,3 +298,86 @@ def test_trusted_proxies_and_the_upload_limit(project: Project) -> None:
     settings = settings_for(project, environ)
     assert settings["TRUSTED_PROXIES"] == ["10.0.0.2", "172.30.0.0/24"]
     assert settings["MAX_UPLOAD_BYTES"] == 4096
+
+
+class PortalProject(ProjectConfig):
+    project_apps: AppList = (
+        AppSpec(
+            app="apps",
+            name="portal",
+            navigation=(
+                NavigationItem(title="Pages", link="/admin/portal/page/"),
+                NavigationItem(title="Editors", link="/admin/portal/editor/", icon="badge", group="people"),
+            ),
+            dashboard=("apps.portal.dashboard.page_cards",),
+        ),
+    )
+
+
+def sidebar(settings: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        section["title"]: [item["title"] for item in section["items"]]
+        for section in settings["UNFOLD"]["SIDEBAR"]["navigation"]
+    }
+
+
+def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) -> None:
+    project.yaml(
+        "test", "unfold:\n  navigation:\n    - title: Elsewhere\n      items:\n        - {title: Blog, link: /blog/}\n"
+    )
+    settings = project.load({"DJANGO_ENV": "test"}, PortalProject).get_all_settings()
+    sections = sidebar(settings)
+    assert sections.pop("Settings")[0] == "Live settings"
+    assert sections == {
+        "": ["Dashboard"],
+        "People": ["Users", "Groups", "Editors"],
+        "Sign-in security": ["Sign-in codes", "Activity", "Issued tokens", "Revoked tokens"],
+        # An app's items without a group: a section of its own, between security and operations.
+        "Portal": ["Pages"],
+        "Operations": ["Tasks dashboard", "Task runs", "Readiness", "API docs"],
+        "Elsewhere": ["Blog"],
+    }
+    assert list(sidebar(settings)) == [
+        "",
+        "People",
+        "Sign-in security",
+        "Portal",
+        "Operations",
+        "Settings",
+        "Elsewhere",
+    ]
+    assert settings["UNFOLD"]["SIDEBAR"]["show_all_applications"] is False
+    [api_docs] = [
+        item
+        for section in settings["UNFOLD"]["SIDEBAR"]["navigation"]
+        for item in section["items"]
+        if item["title"] == "API docs"
+    ]
+    assert api_docs["permission"] == "modules.unfold.navigation.api_docs_enabled"
+
+
+def test_a_switched_off_app_leaves_the_sidebar_and_the_dashboard(project: Project) -> None:
+    settings = project.load({"DJANGO_ENV": "test", "ENABLE_TASKS": "false"}).get_all_settings()
+    assert sidebar(settings)["Operations"] == ["Readiness", "API docs"]
+    assert "apps.tasks.dashboard.task_cards" not in settings["DASHBOARD_PANELS"]
+
+
+def test_the_dashboard_panels_come_from_the_enabled_apps_then_the_modules(project: Project) -> None:
+    settings = project.load({"DJANGO_ENV": "test"}, PortalProject).get_all_settings()
+    assert settings["DASHBOARD_PANELS"] == [
+        "apps.accounts.dashboard.people_cards",
+        "apps.accounts.dashboard.sign_in_cards",
+        "apps.tasks.dashboard.task_cards",
+        "apps.portal.dashboard.page_cards",
+        "modules.unfold.dashboard.shortcut_cards",
+    ]
+    assert settings["UNFOLD"]["DASHBOARD_CALLBACK"] == provided("dashboard_callback")
+
+
+def test_a_navigation_group_outside_the_vocabulary_stops_start_up(project: Project) -> None:
+    apps = '[{"app": "apps", "name": "portal", "navigation": [{"title": "Pages", "link": "/p/", "group": "content"}]}]'
+    assert project.problems({"DJANGO_ENV": "test", "PROJECT_APPS": apps}) == [
+        "Invalid configuration: project_apps.navigation.group (from env var PROJECT_APPS): 'content' is not a "
+        "navigation group. Fix: use one of people, security, operations, settings, or leave it empty for a section "
+        "named after the app"
+    ]

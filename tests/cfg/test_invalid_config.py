@@ -244,9 +244,9 @@ CASES = [
     ),
     case(
         "constance-unknown-type",
-        f"constance.fields.RATIO.type (from {YAML} key constance.fields.RATIO.type): must be one of 'str', 'int', "
-        "'bool', 'float', 'decimal', 'date', 'datetime' (got 'percent'). Fix: set constance.fields.RATIO.type in "
-        f"{YAML} to one of 'str', 'int', 'bool', 'float', 'decimal', 'date', 'datetime'",
+        f"constance.fields.RATIO.type (from {YAML} key constance.fields.RATIO.type): must be one of 'str', 'email', "
+        "'int', 'bool', 'float', 'decimal', 'date', 'datetime' (got 'percent'). Fix: set constance.fields.RATIO.type "
+        f"in {YAML} to one of 'str', 'email', 'int', 'bool', 'float', 'decimal', 'date', 'datetime'",
         yaml="constance:\n  fields:\n    RATIO:\n      type: percent\n      default: 0.5\n",
     ),
     case(

@@ -196,7 +196,7 @@ def scratch_key(redis_client: redis.Redis) -> Iterator[str]:
 
 
 @pytest.fixture
-def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A Redis server of this test's own, so the test can stop it (and start it again on its port)."""
     import shutil
     import socket
@@ -206,16 +206,20 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = start_redis_server(port)
+    process = start_redis_server(port, tmp_path)
     yield f"redis://127.0.0.1:{port}/0", process
     if process.poll() is None:
         process.kill()
         process.wait()
 
 
-def start_redis_server(port: int) -> subprocess.Popen[bytes]:
-    """An empty, non-persistent redis-server on 127.0.0.1:port, once it answers."""
-    directory = tempfile.mkdtemp(prefix="tasks-redis-")
+def start_redis_server(port: int, directory: Path | None = None) -> subprocess.Popen[bytes]:
+    """An empty, non-persistent redis-server on 127.0.0.1:port, once it answers.
+
+    It saves nothing, so its --dir (by default the run's temporary directory) only keeps it from writing in
+    the working directory.
+    """
+    directory = directory or Path(tempfile.gettempdir())
     process = subprocess.Popen(
         [
             "redis-server",
@@ -228,7 +232,7 @@ def start_redis_server(port: int) -> subprocess.Popen[bytes]:
             "--appendonly",
             "no",
             "--dir",
-            directory,
+            str(directory),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

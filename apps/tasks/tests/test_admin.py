@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.tasks.models import TaskRun
 from apps.tasks.tests.factories import make_run
+from modules.unfold.testing import dashboard_chart, dashboard_figures, links
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +49,22 @@ def test_the_retry_action_enqueues_failed_runs_again(admin_user_client):
 def test_the_dashboard_needs_staff(client):
     response = client.get("/admin/tasks/taskrun/dashboard/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_admin_index_counts_queued_running_and_recently_failed_runs(admin_user_client):
+    for _ in range(2):
+        make_run(status="READY")
+    make_run(status="RUNNING")
+    make_run(status="SUCCESSFUL")
+    make_run(status="FAILED")
+    make_run(status="FAILED", finished_at=timezone.now() - timedelta(hours=30))
+
+    page = admin_user_client.get("/admin/").content.decode()
+
+    figures = dashboard_figures(page)
+    assert (figures["tasks_queued"], figures["tasks_running"], figures["tasks_failed_24h"]) == ("2", "1", "1")
+    chart = dashboard_chart(page, "tasks_throughput")
+    failed, finished = chart["datasets"]
+    assert len(chart["labels"]) == 60
+    assert (sum(failed["data"]), sum(finished["data"])) == (1, 2)
+    assert "/admin/tasks/taskrun/dashboard/" in links(page)
