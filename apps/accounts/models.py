@@ -145,12 +145,12 @@ class OtpRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     error = models.CharField(max_length=255, blank=True, help_text="Why the provider refused, when it did.")
 
     class Meta:
-        verbose_name = "OTP request"
+        verbose_name = "sign-in code"
         ordering = ("-created_at",)
         indexes = (models.Index(fields=("identifier", "status", "-created_at"), name="accounts_otp_lookup"),)
 
@@ -184,14 +184,14 @@ class Activity(models.TextChoices):
 class ActivityLog(models.Model):
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
     action = models.CharField(max_length=32, choices=Activity, db_index=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        verbose_name = "activity"
-        verbose_name_plural = "activity log"
+        verbose_name = "activity entry"
+        verbose_name_plural = "activity entries"
         ordering = ("-created_at", "-id")
 
     def __str__(self) -> str:

@@ -4,12 +4,17 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.templatetags.static import static
 
+from modules.live_settings.values import cached_setting
+
 BADGE_COLOURS = {"development": "info", "test": "warning", "staging": "warning", "production": "danger"}
 
 
 def environment_badge(request: HttpRequest) -> list[str]:
-    """Unfold's ENVIRONMENT callback: the badge in the admin header."""
+    """Unfold's ENVIRONMENT callback: the badge in the admin header. Staff pass maintenance mode, so the badge is
+    what tells them every visitor is getting the maintenance page."""
     environment: str = settings.ENVIRONMENT
+    if cached_setting("MAINTENANCE_MODE"):
+        return [f"{environment.capitalize()} · maintenance on", "danger"]
     return [environment.capitalize(), BADGE_COLOURS.get(environment, "info")]
 
 

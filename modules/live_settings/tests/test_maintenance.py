@@ -129,3 +129,9 @@ def test_a_request_reads_no_database_while_the_copy_is_fresh_and_one_query_when_
         assert cached_setting("MAINTENANCE_MODE") is False
         assert cached_setting("MAINTENANCE_MESSAGE")  # the same copy: every live setting in one read
     assert len(due) == 1
+
+
+def test_staff_see_in_the_admin_header_that_maintenance_is_on(admin_client):
+    assert "maintenance on" not in admin_client.get("/admin/").content.decode()
+    config.MAINTENANCE_MODE = True
+    assert "maintenance on" in admin_client.get("/admin/").content.decode()
