@@ -158,6 +158,7 @@ def server_environment(args: argparse.Namespace, database_url: str, smtp_port: i
         API__THROTTLE_ANON=LIFTED,
         API__THROTTLE_USER=LIFTED,
         ACCOUNTS__THROTTLE_OTP_IDENTIFIER=LIFTED,
+        ACCOUNTS__THROTTLE_OTP_IDENTIFIER_TOTAL=LIFTED,
         ACCOUNTS__THROTTLE_OTP_IP=LIFTED,
         API__JWT_ACCESS_MINUTES=str(max(15, 3 * args.duration // 60 + 10)),
     )
