@@ -7,8 +7,9 @@ limits (DATA_UPLOAD_MAX_MEMORY_SIZE) count form fields, not files. So the limit 
 (runserver), where the body is read lazily.
 
 The limit of a request is its view's `max_body_bytes` when it declares one (the public sign-in views take a few
-hundred bytes); otherwise SECURITY__MAX_UPLOAD_BYTES for multipart bodies (files) and DATA_UPLOAD_MAX_MEMORY_SIZE for
-any other; a path that leads to no view takes NO_VIEW_BODY_BYTES.
+hundred bytes, the avatar upload its size); otherwise DATA_UPLOAD_MAX_MEMORY_SIZE, and for multipart bodies (files)
+to the admin's pages SECURITY__MAX_UPLOAD_BYTES; a path that leads to no view takes NO_VIEW_BODY_BYTES. A view that
+takes no files thus never has a large upload spooled for it.
 
 A body must also arrive in time (the ASGI guard): a client that stops sending, or trickles, would otherwise hold its
 spooled part and a connection for as long as it likes. 408 after BODY_IDLE_SECONDS without a byte, or when the whole
@@ -24,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, resolve
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -39,8 +40,9 @@ BODY_IDLE_SECONDS = 20.0
 BODY_READ_SECONDS = 120.0
 
 
-def body_limit(view: Any, content_type: str) -> int:
-    """The largest body, in bytes, that `view` (a resolved view function, or None) accepts with `content_type`."""
+def body_limit(view: Any, content_type: str, *, admin: bool = False) -> int:
+    """The largest body, in bytes, that `view` (a resolved view function, or None; `admin` when it is one of the
+    admin's) accepts with `content_type`."""
     if view is None:
         return NO_VIEW_BODY_BYTES
     view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
@@ -49,7 +51,7 @@ def body_limit(view: Any, content_type: str) -> int:
         declared = declared()
     if declared:
         return int(declared)
-    if content_type.lower().startswith("multipart/"):
+    if admin and content_type.lower().startswith("multipart/"):
         return int(settings.MAX_UPLOAD_BYTES)
     data_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return int(data_limit if data_limit is not None else settings.MAX_UPLOAD_BYTES)
@@ -73,7 +75,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value for name, value in scope.get("headers", ())}
-        limit = body_limit(_view_of(scope), headers.get(b"content-type", b"").decode("latin-1"))
+        match = _match_of(scope)
+        limit = body_limit(
+            match.func if match else None,
+            headers.get(b"content-type", b"").decode("latin-1"),
+            admin=match is not None and "admin" in match.app_names,
+        )
         declared = headers.get(b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _send_refusal(send, 413, too_large_body(limit))
@@ -81,13 +88,13 @@ class BodyLimit:
         await self.app(scope, _guarded(receive, send, limit), send)
 
 
-def _view_of(scope: Scope) -> Any:
+def _match_of(scope: Scope) -> ResolverMatch | None:
     path: str = scope.get("path", "/")
     root: str = scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :]
     try:
-        return resolve(path).func
+        return resolve(path)
     except Resolver404:
         return None
 
@@ -156,7 +163,9 @@ class BodyLimitMiddleware:
         declared = request.META.get("CONTENT_LENGTH", "")
         if not declared.isdigit():
             return None
-        limit = body_limit(view, request.META.get("CONTENT_TYPE", ""))
+        match = request.resolver_match
+        admin = match is not None and "admin" in match.app_names
+        limit = body_limit(view, request.META.get("CONTENT_TYPE", ""), admin=admin)
         if int(declared) > limit:
             return JsonResponse(too_large_body(limit), status=413)
         return None

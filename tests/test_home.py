@@ -34,6 +34,9 @@ def test_home_in_development_lists_the_admin_docs_health_and_superuser(client, s
     for url in ("/admin/", "/api/", "/api/docs/", "/api/redoc/", "/api/schema/", "/healthz", "/readyz"):
         assert f'href="{url}"' in page
     assert "create_dev_superuser" in page
+    # The schema as JSON, which a browser shows (the YAML is a download), and the YAML beside it.
+    assert 'href="/api/schema/?format=json">OpenAPI schema</a>' in page
+    assert client.get("/api/schema/?format=json")["Content-Type"] == "application/vnd.oai.openapi+json"
     assert str(Path(settings.DATA_DIR) / "dev-superuser.txt") in page or ".data/dev-superuser.txt" in page
 
 

@@ -11,24 +11,31 @@ What an import may write, and why:
 - is_staff is exported, not imported: staff access is granted on the user's page, one person at a time, not by a
   spreadsheet. A cell that differs from the user's is an error of its row, never ignored.
 - registration_source, date_joined, last_login, last_activity: what the application recorded, exported for reading,
-  never imported (a new user's source is "import").
+  never imported (a new user's source is "import"). A cell must be empty or as exported for that user (a second
+  either way for the times); anything else is an error of its row, as for is_staff. The import page lists only the
+  columns an import writes.
 - password, is_superuser, groups, user_permissions, and any column this resource does not know: the file is refused
   with a message naming the column (a column ignored without a word, such as "Phone" for "phone", loses data).
 
 Every problem is a message naming the row, raised before anything is saved: the format of a cell, an email address
 or phone number already used by another user or twice in the file, a user with neither. The database's own refusal
-is still turned into such a message should it come. An import is one transaction: a file with any error saves
-nothing, also when a row fails only at the confirmation.
+is still turned into such a message should it come. A row is named as the admin's table numbers it (data rows from
+1) and as a spreadsheet does (the header is line 1): "row 10 (line 11)". The preview shows "new" in the id column of
+a new user: the id its rolled-back trial drew is not the one the confirmed import gives.
+
+An import is one transaction: a file with any error saves nothing, also when a row fails only at the confirmation.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, router, transaction
 from import_export import fields, resources, widgets
+from import_export.forms import ImportForm
 from tablib import Dataset
 
 from apps.accounts.identifiers import IDENTIFIER_HELP, canonical_email, parse_identifier
@@ -36,6 +43,8 @@ from apps.accounts.models import RegistrationSource, User
 
 IMPORTED = ("email", "phone", "first_name", "last_name", "is_active")
 EXPORTED_ONLY = ("id", "is_staff", "registration_source", "date_joined", "last_login", "last_activity")
+# Exported for reading: a cell must be empty or as exported (RECORDED ones are what the application recorded).
+RECORDED = ("registration_source", "date_joined", "last_login", "last_activity")
 REFUSED = {
     "password": "passwords are never imported (users sign in with a code; staff set a password on the user's page)",
     "is_superuser": "superuser status is granted on the user's page, not by a file",
@@ -44,6 +53,12 @@ REFUSED = {
 }
 TRUE = frozenset({"1", "true", "yes", "y"})
 FALSE = frozenset({"0", "false", "no", "n"})
+
+
+def at(row: int) -> str:
+    """Where a row is, as the admin's table numbers it (data rows from 1) and as a spreadsheet does (the header is
+    line 1): "row 10 (line 11)"."""
+    return f"row {row} (line {row + 1})"
 
 
 def blank(value: Any) -> bool:
@@ -64,7 +79,7 @@ def email_in(value: Any, *, row: int) -> str | None:
         return canonical_email(text)
     except ValueError as error:
         reason = "write it as name@example.com" if str(error) == IDENTIFIER_HELP else str(error)
-        raise ValueError(f"row {row}: email {shown(text)} is not a valid email address: {reason}") from None
+        raise ValueError(f"{at(row)}: email {shown(text)} is not a valid email address: {reason}") from None
 
 
 def phone_in(value: Any, *, row: int) -> str | None:
@@ -78,7 +93,7 @@ def phone_in(value: Any, *, row: int) -> str | None:
         identifier = None
     if identifier is None or identifier.kind != "phone":
         raise ValueError(
-            f"row {row}: phone {shown(text)} is not a phone number in international form, e.g. +15551234567"
+            f"{at(row)}: phone {shown(text)} is not a phone number in international form, e.g. +15551234567"
         ) from None
     return identifier.value
 
@@ -91,7 +106,7 @@ def flag_in(value: Any, *, column: str, row: int) -> bool | None:
     text = str(value).strip().lower()
     if text in TRUE or text in FALSE:
         return text in TRUE
-    raise ValueError(f"row {row}: {column} {shown(value)} is neither 1 nor 0 (true or false, yes or no)")
+    raise ValueError(f"{at(row)}: {column} {shown(value)} is neither 1 nor 0 (true or false, yes or no)")
 
 
 class EmailWidget(widgets.CharWidget):  # type: ignore[misc]
@@ -114,6 +129,18 @@ class FlagWidget(widgets.BooleanWidget):  # type: ignore[misc]
 
     def clean(self, value: Any, row: Any = None, **kwargs: Any) -> bool | None:
         return flag_in(value, column=self.column, row=kwargs["row_number"])
+
+
+class NewUserDiff(resources.Diff):  # type: ignore[misc]
+    """import-export's preview of a row: for a new user, "new" in the id column rather than the id the preview's
+    rolled-back save drew (the confirmed import draws other ids)."""
+
+    def compare_with(self, resource: Any, instance: Any) -> None:
+        super().compare_with(resource, instance)
+        if self.new and self.right:
+            columns = [field.column_name for field in resource.get_import_fields()]
+            if "id" in columns:
+                self.right[columns.index("id")] = "new"
 
 
 class UserResource(resources.ModelResource):  # type: ignore[misc]
@@ -163,6 +190,8 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # The admin makes the import page's resource with the import form (the export page's has none).
+        self._for_import_page = isinstance(kwargs.get("form"), ImportForm)
         self._row_number = 0
         # (column, normalised value) -> the first row of the file that has it.
         self._first_rows: dict[tuple[str, Any], int] = {}
@@ -223,7 +252,7 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
         except InvalidOperation:
             number = Decimal("NaN")
         if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError(f"row {row}: id {shown(value)} is not a user's id; leave it empty to add a new user")
+            raise ValueError(f"{at(row)}: id {shown(value)} is not a user's id; leave it empty to add a new user")
         return int(number)
 
     def get_instance(self, instance_loader: Any, row: dict[str, Any]) -> User | None:
@@ -236,11 +265,11 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
             first = self._first_rows.get(("id", pk), number)
             if first < number:
                 raise ValidationError(
-                    {"id": f"row {number}: the user with id {pk} is also in row {first}; list each user once"}
+                    {"id": f"{at(number)}: the user with id {pk} is also in {at(first)}; list each user once"}
                 )
             user = User.objects.filter(pk=pk).first()
             if user is None:
-                raise ValidationError({"id": f"row {number}: no user has the id {pk}; leave id empty to add a user"})
+                raise ValidationError({"id": f"{at(number)}: no user has the id {pk}; leave id empty to add a user"})
             return user
         # A row without an id: the user with its email address, else with its phone number. A cell that does not
         # read is reported when the column is imported.
@@ -266,7 +295,7 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
             if first is not None and first < number:
                 errors[column] = [
                     ValidationError(
-                        f"row {number}: {column} {value} is also in row {first} of this file; it belongs to one user"
+                        f"{at(number)}: {column} {value} is also in {at(first)} of this file; it belongs to one user"
                     )
                 ]
         if "is_staff" in row:
@@ -278,12 +307,50 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
                 if staff is not None and staff != instance.is_staff:
                     errors["is_staff"] = [
                         ValidationError(
-                            f"row {number}: is_staff cannot be changed by an import; grant or remove staff access on "
+                            f"{at(number)}: is_staff cannot be changed by an import; grant or remove staff access on "
                             "the user's page, and leave the cell as exported (or empty)"
                         )
                     ]
+        for column in RECORDED:
+            if column in row and column not in errors:
+                problem = self._recorded_problem(column, row[column], instance, number)
+                if problem:
+                    errors[column] = [ValidationError(problem)]
         if errors:
             raise ValidationError(errors)
+
+    def _recorded_problem(self, column: str, value: Any, instance: User, number: int) -> str | None:
+        """A cell of a column the application records: empty, or as exported for this user, else the message."""
+        if blank(value):
+            return None
+        changed = (
+            f"{at(number)}: {column} is recorded by the application and cannot be set by an import; leave the cell "
+            "as exported (or empty)"
+        )
+        if instance._state.adding:
+            return changed
+        if column == "registration_source":
+            return None if str(value).strip() == instance.registration_source else changed
+        try:
+            moment = self.fields[column].widget.clean(value)
+        except ValueError:
+            return f"{at(number)}: {column} {shown(value)} is not a date and time like 2025-01-31 14:05:00"
+        stored = getattr(instance, column)
+        # The file has whole seconds (a spreadsheet's may be a little off): a second either way is as exported.
+        if stored is None or abs(moment - stored) >= timedelta(seconds=1):
+            return changed
+        return None
+
+    def get_user_visible_fields(self) -> list[fields.Field]:
+        """The columns the admin lists: on the import page ("This importer will import the following fields"), the
+        ones an import writes (the export-only ones are checked, never written); elsewhere (the export page) all."""
+        visible: list[fields.Field] = super().get_user_visible_fields()
+        if self._for_import_page:
+            return [field for field in visible if field.column_name in IMPORTED]
+        return visible
+
+    def get_diff_class(self) -> type[resources.Diff]:
+        return NewUserDiff
 
     def validate_instance(
         self,
@@ -300,14 +367,14 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
             instance.clean_fields(exclude=[field.name for field in User._meta.fields if field.name not in checked])
         except ValidationError as error:
             for column, messages in error.message_dict.items():
-                errors.setdefault(column, []).extend(f"row {number}: {column}: {message}" for message in messages)
+                errors.setdefault(column, []).extend(f"{at(number)}: {column}: {message}" for message in messages)
         others = User.objects.exclude(pk=instance.pk) if instance.pk is not None else User.objects.all()
         if "email" not in errors and instance.email and others.filter(email__iexact=instance.email).exists():
-            errors["email"] = [f"row {number}: email {instance.email} is already used by another user"]
+            errors["email"] = [f"{at(number)}: email {instance.email} is already used by another user"]
         if "phone" not in errors and instance.phone and others.filter(phone=instance.phone).exists():
-            errors["phone"] = [f"row {number}: phone {instance.phone} is already used by another user"]
+            errors["phone"] = [f"{at(number)}: phone {instance.phone} is already used by another user"]
         if not errors.keys() & {"email", "phone"} and not instance.email and not instance.phone:
-            errors[NON_FIELD_ERRORS] = [f"row {number}: a user needs an email address or a phone number"]
+            errors[NON_FIELD_ERRORS] = [f"{at(number)}: a user needs an email address or a phone number"]
         if errors:
             raise ValidationError(errors)
 
@@ -330,9 +397,9 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
 def refusal(constraint: str, user: User, number: int) -> str | dict[str, str]:
     """The database's refusal of a user, by the name of the constraint, as a message of the row."""
     if constraint == "accounts_user_has_email_or_phone":
-        return f"row {number}: a user needs an email address or a phone number"
+        return f"{at(number)}: a user needs an email address or a phone number"
     if "phone" in constraint:
-        return {"phone": f"row {number}: phone {user.phone} is already used by another user"}
+        return {"phone": f"{at(number)}: phone {user.phone} is already used by another user"}
     if "email" in constraint:
-        return {"email": f"row {number}: email {user.email} is already used by another user"}
-    return f"row {number}: this user could not be saved ({constraint or 'refused by the database'})"
+        return {"email": f"{at(number)}: email {user.email} is already used by another user"}
+    return f"{at(number)}: this user could not be saved ({constraint or 'refused by the database'})"

@@ -22,7 +22,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.activity import Client, activity_record
 from apps.accounts.avatars import avatar_clean
-from apps.accounts.channels import channel_check, probe
+from apps.accounts.channels import channel_check, probe, rehearse_code
 from apps.accounts.contact_change import owner_channel
 from apps.accounts.exceptions import (
     ChangeRefused,
@@ -113,6 +113,7 @@ def otp_request(*, identifier: Identifier, channel: str, client: Client) -> Call
 
     def deliver() -> None:
         if destination is None:
+            rehearse_code(channel, settings.ACCOUNTS["OTP_EXPIRY_MINUTES"])
             return
         # A failure is already recorded on the code and logged (otp_mark_failed); nobody is waiting to be told.
         with contextlib.suppress(DeliveryFailed):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -38,9 +39,11 @@ class AccountsThrottle(SimpleRateThrottle):
 
 
 class IdentifierThrottle(AccountsThrottle):
-    """Per inbox or phone (see Identifier.mailbox); with `per_client`, per inbox and client IP."""
+    """Per inbox or phone (see Identifier.mailbox), or per exact address with `exact`; with `per_client`, per
+    client too (an IPv6 client by its /64, which one subscriber usually holds whole)."""
 
     per_client = False
+    exact = False
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         raw = request.data.get("identifier") if hasattr(request.data, "get") else None
@@ -50,16 +53,29 @@ class IdentifierThrottle(AccountsThrottle):
             identifier = parse_identifier(raw)
         except ValueError:
             return None
-        ident = hashlib.sha256(identifier.mailbox.encode()).hexdigest()
+        ident = hashlib.sha256((identifier.value if self.exact else identifier.mailbox).encode()).hexdigest()
         if self.per_client:
-            ident = f"{ident}:{client_ip(request._request) or 'unknown'}"
+            ident = f"{ident}:{client_network(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def client_network(request: Request) -> str:
+    """The client's address, an IPv6 one as its /64: a subscriber gets a whole /64, so counting its addresses one by
+    one would give it billions of allowances."""
+    address = client_ip(request._request)
+    if address is None:
+        return "unknown"
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # an IPv4 client on a dual-stack socket
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
 
 
 class IpThrottle(AccountsThrottle):
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        ip = client_ip(request._request) or "unknown"
-        return self.cache_format % {"scope": self.scope, "ident": ip}
+        return self.cache_format % {"scope": self.scope, "ident": client_network(request)}
 
 
 class UserThrottle(AccountsThrottle):
@@ -85,10 +101,12 @@ class OtpIdentifierThrottle(IdentifierThrottle):
 
 
 class OtpIdentifierTotalThrottle(IdentifierThrottle):
-    """The codes all clients together may have sent to one inbox or phone: what bounds the messages a botnet can
-    make an inbox receive, and the guesses it can make at its codes (this rate times OTP_MAX_ATTEMPTS)."""
+    """The codes all clients together may have sent to one address: what bounds the messages a botnet can make an
+    inbox receive, and the guesses it can make at its codes (this rate times OTP_MAX_ATTEMPTS). Per exact address:
+    requests for tagged variants (ada+x@), which reach no account, do not use up the owner's allowance."""
 
     scope = "otp_identifier_total"
+    exact = True
     refusal = SENT_RECENTLY
 
 

@@ -106,7 +106,8 @@ class TaskRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
             minute["height"] = round(100 * (minute["successful"] + minute["failed"]) / peak)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Background tasks",
+            # As the sidebar names it.
+            "title": "Tasks dashboard",
             "opts": self.model._meta,
             "stats": stats,
             "status_labels": STATUS_LABELS,

@@ -4,7 +4,8 @@ from django.apps import AppConfig
 class TasksConfig(AppConfig):
     name = "apps.tasks"
     label = "tasks"
-    verbose_name = "Background tasks"
+    # The admin's breadcrumbs ("Tasks > Task runs"), beside the sidebar's "Tasks dashboard" and "Task runs".
+    verbose_name = "Tasks"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -51,11 +51,12 @@ def task_cards(request: HttpRequest) -> list[Card]:
             note=f"{last_hour['successful']} successful, {last_hour['failed']} failed",
             kind="bar",
             labels=[timezone.localtime(minute["minute"]).strftime("%H:%M") for minute in minutes],
-            # Unfold draws the bars over each other, the first series on top: each minute's failed part in red.
+            # Stacked: each minute's bar is its successful runs with the failed ones in red on top.
             series=[
+                Series(label="Successful", values=[minute["successful"] for minute in minutes]),
                 Series(label="Failed", values=[minute["failed"] for minute in minutes], colour="var(--color-red-600)"),
-                Series(label="Finished", values=[minute["successful"] + minute["failed"] for minute in minutes]),
             ],
+            stacked=True,
             link=dashboard,
             link_title="Tasks dashboard",
         ),

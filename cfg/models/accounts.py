@@ -24,7 +24,7 @@ class AccountsConfig(ConfigModel):
         default="5/hour", description="Code requests per email or phone from one client IP"
     )
     throttle_otp_identifier_total: Rate = Field(
-        default="10/hour", description="Code requests per email or phone from all clients together"
+        default="20/hour", description="Code requests per email or phone from all clients together"
     )
     throttle_otp_ip: Rate = Field(default="20/hour", description="Code requests per client IP")
     throttle_verify_ip: Rate = Field(default="30/hour", description="Verify attempts per client IP")

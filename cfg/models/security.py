@@ -21,6 +21,8 @@ DEFAULT_CSP: dict[str, tuple[str, ...]] = {
     "form-action": ("'self'",),
     "frame-ancestors": ("'none'",),
 }
+# IPv6 ranges that hold every IPv4 address (mapped, NAT64, 6to4): as wide as 0.0.0.0/0 unless narrowed a lot.
+IPV4_IN_IPV6 = tuple(ipaddress.IPv6Network(net) for net in ("::ffff:0:0/96", "64:ff9b::/96", "2002::/16"))
 # Unfold's Alpine.js compiles the admin's x-data and x-on expressions with new Function: the admin's pages, and only
 # they, need 'unsafe-eval'. They have no inline scripts.
 DEFAULT_ADMIN_CSP: dict[str, tuple[str, ...]] = {"script-src": ("'self'", "'unsafe-eval'")}
@@ -52,7 +54,7 @@ class SecurityConfig(ConfigModel):
     trusted_proxies: CommaList = Field(default=())
     """Proxies you run in front (addresses or networks): only their X-Forwarded-For is believed; empty trusts none"""
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
-    """Largest request body with files (multipart); other bodies stop at Django's DATA_UPLOAD_MAX_MEMORY_SIZE"""
+    """Largest request body with files (multipart) to the admin's pages; others stop at DATA_UPLOAD_MAX_MEMORY_SIZE"""
     admin_login_failure_limit: int = Field(default=5, ge=1, le=100)
     """Wrong admin passwords for one username from one IP before that pair is locked out"""
     admin_login_cooloff_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
@@ -76,7 +78,8 @@ class SecurityConfig(ConfigModel):
                 raise ValueError(
                     f"{proxy!r} is not an IP address or network; write e.g. 10.0.0.5 or 172.30.0.0/24"
                 ) from None
-            if network.prefixlen < (8 if network.version == 4 else 16):
+            ipv4_wide = any(network.overlaps(v4) and network.prefixlen < v4.prefixlen + 8 for v4 in IPV4_IN_IPV6)
+            if network.prefixlen < (8 if network.version == 4 else 16) or ipv4_wide:
                 # Every client in it could claim any address: the throttles and admin lock-out would count nothing.
                 raise ValueError(
                     f"{proxy!r} trusts a large part of the internet to name the client; list the addresses or the "

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 from typing import Any
 
@@ -41,13 +42,21 @@ PUBLIC_ANSWER_SECONDS = 1.0
 _public_answer: tuple[float, bool] = (float("-inf"), False)
 
 
+_checking = threading.Lock()
+
+
 def public_readiness() -> bool:
+    """The shared answer, checked again when it is a second old by one request only; the others meanwhile get the
+    answer that is there."""
     global _public_answer
     checked_at, ready = _public_answer
-    now = time.monotonic()
-    if now - checked_at >= PUBLIC_ANSWER_SECONDS:
+    if time.monotonic() - checked_at < PUBLIC_ANSWER_SECONDS or not _checking.acquire(blocking=False):
+        return ready
+    try:
         ready, _ = run_readiness_checks()
-        _public_answer = (now, ready)
+        _public_answer = (time.monotonic(), ready)
+    finally:
+        _checking.release()
     return ready
 
 

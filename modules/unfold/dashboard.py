@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 Area = Literal["figures", "charts", "links"]
 AREAS: tuple[Area, ...] = ("figures", "charts", "links")
 SHORTCUTS = "shortcuts"
+INDEX_AXIS = "index"
+"""The hidden x axis of a chart's data (Chart.options)"""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Chart:
     link: str = ""
     link_title: str = "Details"
     max_x_ticks: int = 8
+    stacked: bool = False
+    """The series stacked (bars: each value its own part of the bar), not drawn over each other"""
 
     area: ClassVar[Area] = "charts"
     template: ClassVar[str] = "unfold_module/cards/chart.html"
@@ -76,10 +80,76 @@ class Chart:
                 "backgroundColor": series.colour,
                 "maxTicksXLimit": self.max_x_ticks,
                 "displayYAxis": True,
+                "xAxisID": INDEX_AXIS,
             }
             for series in self.series
         ]
         return json.dumps({"labels": list(self.labels), "datasets": datasets})
+
+    @property
+    def options(self) -> str:
+        """Chart.js options (Unfold's component takes them in place of its own, which they follow): counts from 0 in
+        whole steps, and the latest label always on the axis.
+
+        Chart.js thins out the labels of a crowded axis from the first one, so that the last (today, this minute) is
+        often left without one. The axis shown ("x") is therefore a copy of the labels in reverse order drawn from
+        right to left, which keeps the newest; the data are on a hidden axis in their own order.
+        """
+        muted = "#9ca3af"
+        options: dict[str, Any] = {
+            "animation": False,
+            "responsive": True,
+            "maintainAspectRatio": False,
+            "interaction": {"mode": "index", "intersect": False},
+            # Room for the newest label, centred under the last point (Chart.js would clip half of it).
+            "layout": {"padding": {"right": 24}},
+            "datasets": {
+                "bar": {"borderRadius": 2, "barPercentage": 0.9, "categoryPercentage": 0.9, "maxBarThickness": 12},
+                "line": {"borderWidth": 2, "pointBorderWidth": 0, "pointRadius": 0, "pointHitRadius": 8},
+            },
+            "plugins": {
+                "legend": {
+                    "display": len(self.series) > 1,
+                    "align": "end",
+                    "position": "top",
+                    "labels": {
+                        "boxHeight": 5,
+                        "boxWidth": 5,
+                        "color": muted,
+                        "pointStyle": "circle",
+                        "usePointStyle": True,
+                    },
+                },
+                "tooltip": {"enabled": True},
+            },
+            "scales": {
+                # Offset (half a step at either end): the newest label, under the last point, fits in the card.
+                INDEX_AXIS: {
+                    "type": "category",
+                    "axis": "x",
+                    "display": False,
+                    "offset": True,
+                    "stacked": self.stacked,
+                },
+                "x": {
+                    "type": "category",
+                    "labels": list(reversed(self.labels)),
+                    "reverse": True,
+                    "offset": True,
+                    "border": {"display": False},
+                    "grid": {"display": False},
+                    "ticks": {"color": muted, "maxTicksLimit": self.max_x_ticks, "maxRotation": 0},
+                },
+                "y": {
+                    "beginAtZero": True,
+                    "stacked": self.stacked,
+                    "border": {"display": False},
+                    "grid": {"tickWidth": 0},
+                    "ticks": {"color": muted, "precision": 0},
+                },
+            },
+        }
+        return json.dumps(options)
 
 
 @dataclass(frozen=True)

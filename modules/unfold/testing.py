@@ -49,6 +49,15 @@ def dashboard_chart(html: str, key: str) -> dict[str, Any]:
     return data
 
 
+def dashboard_chart_options(html: str, key: str) -> dict[str, Any]:
+    """The Chart.js options of the chart card `key` (its canvas's data-options)."""
+    elements = _parse(html).elements
+    start = next(index for index, (_, attrs) in enumerate(elements) if attrs.get("data-chart") == key)
+    canvas = next(attrs for tag, attrs in elements[start:] if tag == "canvas")
+    options: dict[str, Any] = json.loads(canvas["data-options"])
+    return options
+
+
 def inputs(html: str, name: str) -> list[dict[str, str]]:
     """The attributes of each <input> named `name`."""
     return [attrs for tag, attrs in _parse(html).elements if tag == "input" and attrs.get("name") == name]

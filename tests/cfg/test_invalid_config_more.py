@@ -34,6 +34,13 @@ CASES = [
         {"SECURITY__TRUSTED_PROXIES": "10.0.0.2,0.0.0.0/0"},
     ),
     case(
+        "trusted-proxies-every-ipv4-address-as-ipv6",
+        "security.trusted_proxies (from env var SECURITY__TRUSTED_PROXIES): '::ffff:0:0/96' trusts a large part of "
+        "the internet to name the client. Fix: list the addresses or the network of your own proxies, e.g. "
+        "172.30.0.0/24",
+        {"SECURITY__TRUSTED_PROXIES": "::ffff:0:0/96"},
+    ),
+    case(
         "trusted-proxies-not-an-address",
         "security.trusted_proxies (from env var SECURITY__TRUSTED_PROXIES): 'caddy' is not an IP address or "
         "network. Fix: write e.g. 10.0.0.5 or 172.30.0.0/24",

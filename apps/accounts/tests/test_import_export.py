@@ -108,7 +108,7 @@ def test_a_phone_twice_in_the_file_is_an_error_of_the_later_row_and_nothing_is_s
         "email,phone\nann@example.com,\nbob@example.com,+15551230001\ncy@example.com,+1 (555) 123-0001\n"
     )
     assert row_errors(result) == {
-        3: ["row 3: phone +15551230001 is also in row 2 of this file; it belongs to one user"]
+        3: ["row 3 (line 4): phone +15551230001 is also in row 2 (line 3) of this file; it belongs to one user"]
     }
     assert snapshot() == before
 
@@ -117,11 +117,11 @@ def test_a_phone_or_email_of_another_user_is_an_error_of_the_row_and_nothing_is_
     User.objects.create_user(email="ada@example.com", phone="+15551230001")
     before = snapshot()
     result = import_csv("email,phone\nann@example.com,\nbob@example.com,+15551230001\n")
-    assert row_errors(result) == {2: ["row 2: phone +15551230001 is already used by another user"]}
+    assert row_errors(result) == {2: ["row 2 (line 3): phone +15551230001 is already used by another user"]}
     assert snapshot() == before
     other = User.objects.create_user(email="grace@example.com")
     result = import_csv(f"id,email\n{other.pk},ada@example.com\n")
-    assert row_errors(result) == {1: ["row 1: email ada@example.com is already used by another user"]}
+    assert row_errors(result) == {1: ["row 1 (line 2): email ada@example.com is already used by another user"]}
 
 
 def test_cells_that_do_not_read_are_errors_of_their_row():
@@ -134,11 +134,11 @@ def test_cells_that_do_not_read_are_errors_of_their_row():
         ",,,0\n"
     )
     assert row_errors(result) == {
-        1: ["row 1: email not an email is not a valid email address: write it as name@example.com"],
-        2: ["row 2: phone 555-0100 is not a phone number in international form, e.g. +15551234567"],
-        3: ["row 3: is_active maybe is neither 1 nor 0 (true or false, yes or no)"],
-        4: ["row 4: no user has the id 12345; leave id empty to add a user"],
-        5: ["row 5: a user needs an email address or a phone number"],
+        1: ["row 1 (line 2): email not an email is not a valid email address: write it as name@example.com"],
+        2: ["row 2 (line 3): phone 555-0100 is not a phone number in international form, e.g. +15551234567"],
+        3: ["row 3 (line 4): is_active maybe is neither 1 nor 0 (true or false, yes or no)"],
+        4: ["row 4 (line 5): no user has the id 12345; leave id empty to add a user"],
+        5: ["row 5 (line 6): a user needs an email address or a phone number"],
     }
     assert not User.objects.exists()
 
@@ -148,13 +148,50 @@ def test_staff_access_is_never_changed_by_a_file(hundred_users):
     result = import_csv(f"id,email,is_staff\n{member.pk},member@example.com,1\n,new@example.com,true\n")
     assert row_errors(result) == {
         number: [
-            f"row {number}: is_staff cannot be changed by an import; grant or remove staff access on the user's "
-            "page, and leave the cell as exported (or empty)"
+            f"row {number} (line {number + 1}): is_staff cannot be changed by an import; grant or remove staff "
+            "access on the user's page, and leave the cell as exported (or empty)"
         ]
         for number in (1, 2)
     }
     member.refresh_from_db()
     assert not member.is_staff and not User.objects.filter(email="new@example.com").exists()
+
+
+def test_recorded_columns_must_be_empty_or_as_exported():
+    ada = User.objects.create_user(email="ada@example.com", registration_source=RegistrationSource.EMAIL)
+    exported = UserResource().export()
+    header, row = exported.headers, dict(zip(exported.headers, exported[0], strict=True))
+    assert row["registration_source"] == "email" and row["date_joined"]
+    as_exported = ",".join(header) + "\n" + ",".join(str(row[column]) for column in header) + "\n"
+    result = import_csv(as_exported)
+    assert not result.has_validation_errors() and result.totals[RowResult.IMPORT_TYPE_SKIP] == 1
+    recorded = "is recorded by the application and cannot be set by an import; leave the cell as exported (or empty)"
+    result = import_csv(
+        "id,email,registration_source,date_joined,last_login\n"
+        f"{ada.pk},ada@example.com,telegram,2001-01-01 00:00:00,\n"
+        ",new@example.com,bogus,notadate,2001-01-01 00:00:00\n"
+        ",other@example.com,,,\n"
+    )
+    assert row_errors(result) == {
+        1: [f"row 1 (line 2): registration_source {recorded}", f"row 1 (line 2): date_joined {recorded}"],
+        2: [
+            f"row 2 (line 3): registration_source {recorded}",
+            f"row 2 (line 3): date_joined {recorded}",
+            f"row 2 (line 3): last_login {recorded}",
+        ],
+    }
+    result = import_csv(f"id,email,last_activity\n{ada.pk},ada@example.com,notadate\n")
+    assert row_errors(result) == {
+        1: ["row 1 (line 2): last_activity notadate is not a date and time like 2025-01-31 14:05:00"]
+    }
+    assert list(User.objects.values_list("email", flat=True)) == ["ada@example.com"]
+
+
+def test_the_preview_says_new_rather_than_an_id_a_new_user_will_not_have():
+    result = import_csv("id,email\n,ann@example.com\n", dry_run=True)
+    [row] = result.rows
+    assert row.import_type == RowResult.IMPORT_TYPE_NEW
+    assert result.diff_headers[0] == "id" and "new" in row.diff[0]
 
 
 @pytest.mark.parametrize(
@@ -176,13 +213,13 @@ def test_a_column_that_is_not_imported_refuses_the_file(column, reason):
 def test_the_database_refusing_a_row_is_said_as_a_message_of_the_row():
     user = User(email="ada@example.com", phone="+15551230001")
     assert refusal("accounts_user_phone_key", user, 7) == {
-        "phone": "row 7: phone +15551230001 is already used by another user"
+        "phone": "row 7 (line 8): phone +15551230001 is already used by another user"
     }
     assert refusal("accounts_user_email_ci_unique", user, 7) == {
-        "email": "row 7: email ada@example.com is already used by another user"
+        "email": "row 7 (line 8): email ada@example.com is already used by another user"
     }
     assert refusal("accounts_user_has_email_or_phone", user, 7) == (
-        "row 7: a user needs an email address or a phone number"
+        "row 7 (line 8): a user needs an email address or a phone number"
     )
 
 
@@ -201,6 +238,15 @@ def upload(client: Any, text: str) -> Any:
     )
 
 
+def test_the_admin_import_page_lists_only_the_columns_an_import_writes(admin_client):
+    page = admin_client.get(IMPORT_URL).content.decode()
+    assert "This importer will import the following fields" in page
+    fields = page.split("This importer will import the following fields")[1].split("</code>")[0]
+    assert fields.split("<code>")[1].split() == ["email,", "phone,", "first_name,", "last_name,", "is_active"]
+    export = admin_client.get("/admin/accounts/user/export/").content.decode()
+    assert "last_activity" in export.split("This exporter will export the following fields")[1].split("</code>")[0]
+
+
 def test_the_admin_import_page_shows_row_messages_and_offers_no_confirmation(admin_client):
     User.objects.create_user(email="ada@example.com", phone="+15551230001")
     response = upload(admin_client, "email,phone\nann@example.com,\nbob@example.com,+15551230001\n")
@@ -209,7 +255,7 @@ def test_the_admin_import_page_shows_row_messages_and_offers_no_confirmation(adm
     user_admin().get_tmp_storage_class()(name=stored).remove()
     assert response.status_code == 200
     page = response.content.decode()
-    assert "row 2: phone +15551230001 is already used by another user" in page
+    assert "row 2 (line 3): phone +15551230001 is already used by another user" in page
     assert "duplicate key" not in page and "IntegrityError" not in page
     assert "confirm_form" not in response.context
     assert not User.objects.filter(email="ann@example.com").exists()

@@ -273,11 +273,33 @@ def test_a_forwarded_for_entry_that_is_no_address_is_ignored(api, smtp, settings
 def test_plus_addressed_variants_share_the_identifier_throttle(api, smtp, settings):
     settings.ACCOUNTS = {
         **settings.ACCOUNTS,
-        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier_total": "2/hour"},
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_identifier": "2/hour"},
     }
     assert request_code(api, "ada+one@example.com", REMOTE_ADDR="10.0.0.1").status_code == 200
-    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.0.0.2").status_code == 200
-    assert request_code(api, "ADA+two@example.com", REMOTE_ADDR="10.0.0.3").status_code == 429
+    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.0.0.1").status_code == 200
+    assert request_code(api, "ADA+two@example.com", REMOTE_ADDR="10.0.0.1").status_code == 429
     assert [mail.rcpt_tos for mail in smtp.messages] == [["ada+one@example.com"], ["ada@example.com"]]
     # Still two addresses, not one account: the tag is only ignored for throttling.
     assert set(OtpRequest.objects.values_list("identifier", flat=True)) == {"ada+one@example.com", "ada@example.com"}
+
+
+def test_requests_for_tagged_variants_do_not_use_up_the_owners_total(api, smtp, settings, user):
+    """The audit's cheaper attack: requests for ada+x0…@ from two clients (nothing is sent: no such accounts) must
+    not fill the total of ada@ herself."""
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "SELF_REGISTRATION": False}
+    for n in range(5):
+        for client in ("10.6.6.1", "10.6.6.2"):
+            request_code(api, f"ada+x{n}@example.com", REMOTE_ADDR=client)
+    assert request_code(api, "ada@example.com", REMOTE_ADDR="10.9.9.9").status_code == 200
+    assert [mail.rcpt_tos for mail in smtp.messages] == [["ada@example.com"]]
+
+
+def test_an_ipv6_client_is_counted_by_its_64(api, smtp, settings):
+    settings.ACCOUNTS = {
+        **settings.ACCOUNTS,
+        "THROTTLE_RATES": {**settings.ACCOUNTS["THROTTLE_RATES"], "otp_ip": "2/hour"},
+    }
+    assert request_code(api, "a@example.com", REMOTE_ADDR="2001:db8:1:2::1").status_code == 200
+    assert request_code(api, "b@example.com", REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 200
+    assert request_code(api, "c@example.com", REMOTE_ADDR="2001:db8:1:2:aaaa::9").status_code == 429
+    assert request_code(api, "c@example.com", REMOTE_ADDR="2001:db8:1:3::1").status_code == 200

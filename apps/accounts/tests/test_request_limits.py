@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -196,4 +197,20 @@ def test_a_path_with_no_view_takes_no_large_body(no_throttle_state):
     run(upload, "/no/such/page/")
     assert upload.status() == 413
     assert upload.body()["detail"].endswith("at most 4096 bytes.")
+    assert upload.read == 0
+
+
+def test_a_large_multipart_body_to_a_view_that_takes_no_files_is_refused_unread(no_throttle_state):
+    upload = Upload(declare_length=True)
+    scope_of = upload.scope
+
+    def multipart(path: str) -> dict[str, Any]:
+        scope = scope_of(path)
+        scope["headers"] = [(b"content-type", b"multipart/form-data; boundary=x"), *scope["headers"][1:]]
+        return scope
+
+    upload.scope = multipart  # type: ignore[method-assign]
+    run(upload, "/healthz")
+    assert upload.status() == 413
+    assert upload.body()["detail"].endswith(f"at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     assert upload.read == 0

@@ -54,9 +54,12 @@ def test_existing_unknown_and_inactive_identifiers_do_the_same_work_before_the_a
     assert work["nobody@example.com"] == existing
     assert work["gone@example.com"] == existing
 
+    probes = smtp.noops
     for delivery in deliveries:
         delivery()
     assert [mail.rcpt_tos for mail in smtp.messages] == [["ada@example.com"]]
+    # After the answer too: a message built and a round trip to the provider for each, sent for the account only.
+    assert smtp.noops - probes == 2
     statuses = dict(OtpRequest.objects.values_list("identifier", "status"))
     assert statuses == {
         "ada@example.com": OtpStatus.SENT,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from apps.tasks.models import TaskRun
 from apps.tasks.tests.factories import make_run
-from modules.unfold.testing import dashboard_chart, dashboard_figures, links
+from modules.unfold.testing import dashboard_chart, dashboard_chart_options, dashboard_figures, links
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,18 @@ def test_the_dashboard_shows_counts_throughput_and_failures(admin_user_client):
     assert 'data-status="FAILED">1<' in html and 'data-status="SUCCESSFUL">1<' in html
     assert "1 successful, 1 failed" in html
     assert f'data-run="{failed.id}"' in html and "ValueError: dashboard" in html
+    assert "<title> Tasks dashboard |" in html  # as the sidebar names it
+    # The minute of both runs: the failed one stacked in red on the successful one, which stays visible.
+    minute = html.split(f'data-minute="{timezone.localtime(failed.finished_at):%H:%M}"')[1].split(
+        "</div>\n            </div>"
+    )[0]
+    assert 'class="bg-red-600" style="flex: 1 1 0"' in minute and 'class="bg-primary-600" style="flex: 1 1 0"' in minute
+
+
+def test_the_breadcrumbs_name_the_app_as_the_sidebar_does(admin_user_client):
+    html = admin_user_client.get("/admin/tasks/taskrun/").content.decode()
+    assert "Background tasks" not in html
+    assert re.search(r'<a href="/admin/tasks/"[^>]*>\s*Tasks\s*</a', html)
 
 
 def test_the_changelist_filters_by_task_queue_and_status(admin_user_client):
@@ -64,7 +77,11 @@ def test_the_admin_index_counts_queued_running_and_recently_failed_runs(admin_us
     figures = dashboard_figures(page)
     assert (figures["tasks_queued"], figures["tasks_running"], figures["tasks_failed_24h"]) == ("2", "1", "1")
     chart = dashboard_chart(page, "tasks_throughput")
-    failed, finished = chart["datasets"]
+    successful, failed = chart["datasets"]
     assert len(chart["labels"]) == 60
-    assert (sum(failed["data"]), sum(finished["data"])) == (1, 2)
+    assert (successful["label"], failed["label"]) == ("Successful", "Failed")
+    assert (sum(successful["data"]), sum(failed["data"])) == (1, 1)
+    # Stacked, so a minute with a failure still shows its successes.
+    options = dashboard_chart_options(page, "tasks_throughput")
+    assert options["scales"]["y"]["stacked"] and options["scales"]["index"]["stacked"]
     assert "/admin/tasks/taskrun/dashboard/" in links(page)
