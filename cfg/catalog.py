@@ -24,7 +24,7 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
             # still passes through them and gets their headers (CSP, X-Frame-Options).
             MiddlewareSpec(path="axes.middleware.AxesMiddleware"),
         ),
-        settings="cfg.settings.admin_login.accounts_app_settings",
+        settings="cfg.settings.accounts.accounts_settings",
         provides={
             "admin_login_username": "apps.accounts.admin_login.attempted_username",
             "admin_lockout_response": "apps.accounts.admin_login.lockout_response",

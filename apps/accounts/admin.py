@@ -129,7 +129,7 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(DjangoGroupAdmin, ModelAdmin):
-    pass
+    """Django's group admin (permissions picker, search) in Unfold's pages."""
 
 
 # simplejwt registers plain Django admins for its tables; these are Unfold's, and only for reading.

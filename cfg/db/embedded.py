@@ -60,7 +60,7 @@ _created: set[tuple[Path, str]] = set()
 
 
 class EmbeddedPostgresError(RuntimeError):
-    pass
+    """The embedded server could not be created, started or reached; the message says why."""
 
 
 @dataclass

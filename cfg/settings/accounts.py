@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from cfg.models.core import CoreConfig
+from cfg.settings.admin_login import admin_login_settings
 
 
 def accounts_settings(config: CoreConfig) -> dict[str, Any]:
-    """ACCOUNTS: the sign-in and profile rules read by apps.accounts."""
+    """ACCOUNTS: the sign-in and profile rules read by apps.accounts; the user model; the admin sign-in lock-out."""
     accounts = config.accounts
     return {
         # accounts is always installed (cfg.catalog): the user model lives there.
@@ -32,4 +33,5 @@ def accounts_settings(config: CoreConfig) -> dict[str, Any]:
             "ADMIN_NOTIFY_SIGNUPS": accounts.admin_notify_signups,
             "DEFAULT_REGISTRATION_SOURCE": accounts.default_registration_source,
         },
+        **admin_login_settings(config),
     }

@@ -1,4 +1,4 @@
-"""The accounts app's settings: its own rules, and django-axes, which locks out guessing at the admin's password."""
+"""django-axes for the accounts app (cfg.settings.accounts): it locks out guessing at the admin's password."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ from typing import Any
 
 from cfg.catalog import provided
 from cfg.models.core import CoreConfig
-from cfg.settings.accounts import accounts_settings
-
-
-def accounts_app_settings(config: CoreConfig) -> dict[str, Any]:
-    """The accounts spec's `settings` (cfg.catalog): ACCOUNTS and the user model, then the admin sign-in lock-out."""
-    return {**accounts_settings(config), **admin_login_settings(config)}
 
 
 def admin_login_settings(config: CoreConfig) -> dict[str, Any]:
