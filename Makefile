@@ -53,6 +53,31 @@ test-browser: install-browser
 	if DJANGO_ENV=test DATA_DIR="$$run" $(PY) -m pytest tests_browser $(PYTEST_ARGS); then rm -rf "$$run"; \
 	else status=$$?; echo "the run's DATA_DIR is kept: $$run (screenshots of the failed pages: $$run/browser-screenshots)"; exit $$status; fi
 
+# The ml extra (requirements/ml.txt: sentence-transformers, all-MiniLM-L6-v2, torch) for LLM__EMBEDDING_PROVIDER=local,
+# in a venv of its own so that .venv stays small; `make test` leaves the tests marked ml out (pyproject's addopts).
+# torch is installed first, alone: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu takes PyTorch's CPU build
+# (its 2.13.0+cpu wins over the default index's 2.13.0); without it, Linux gets the CUDA build, which runs on a CPU too.
+.PHONY: install-ml test-ml
+VENV_ML := .venv-ml
+PY_ML := $(VENV_ML)/bin/python
+PIP_ML := $(PY_ML) -m pip --disable-pip-version-check -q
+TORCH_INDEX_URL ?=
+
+$(PY_ML):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 13) else f"Python 3.13 is needed ({sys.executable} is {sys.version.split()[0]}); set PYTHON=/path/to/python3.13")'
+	$(PYTHON) -m venv $(VENV_ML)
+	$(PIP_ML) install --upgrade pip
+
+$(VENV_ML)/.ml-installed: $(PY_ML) requirements/base.txt requirements/prod.txt requirements/local.txt requirements/dev.txt requirements/ml.txt requirements/constraints.txt
+	$(PIP_ML) install "$$(grep '^torch==' requirements/ml.txt)" -c requirements/constraints.txt $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
+	$(PIP_ML) install -r requirements/dev.txt -r requirements/ml.txt -c requirements/constraints.txt
+	@touch $@
+
+install-ml: $(VENV_ML)/.ml-installed
+
+test-ml: install-ml
+	DJANGO_ENV=test $(PY_ML) -m pytest -m ml $(PYTEST_ARGS)
+
 # Style, the import contracts of pyproject.toml ([tool.importlinter]: the layers) and the types.
 lint: install-dev
 	$(PY) -m ruff check .

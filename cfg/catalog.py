@@ -66,7 +66,20 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
         ),
         dashboard=("apps.tasks.dashboard.task_cards",),
     ),
-    AppSpec(app="apps.knowbase", title="Knowledge base", url_prefix="api/knowbase/", urls="apps.knowbase.urls"),
+    AppSpec(
+        app="apps.knowbase",
+        title="Knowledge base",
+        url_prefix="api/knowbase/",
+        urls="apps.knowbase.urls",
+        settings="cfg.settings.knowbase.knowbase_settings",
+        checks={"knowbase": "apps.knowbase.health.check_embedding_column"},
+        navigation=(
+            NavigationItem(title="Documents", link="/admin/knowbase/document/", icon="description"),
+            NavigationItem(title="Search", link="/admin/knowbase/document/search/", icon="search"),
+            NavigationItem(title="Categories", link="/admin/knowbase/category/", icon="folder"),
+        ),
+        dashboard=("apps.knowbase.dashboard.knowbase_cards",),
+    ),
     AppSpec(
         app="apps.agents", title="Agents", url_prefix="api/agents/", urls="apps.agents.urls", requires=("knowbase",)
     ),
@@ -80,6 +93,13 @@ MODULES: tuple[AppSpec, ...] = (
     AppSpec(app="modules.email"),
     AppSpec(app="modules.telegram"),
     AppSpec(app="modules.twilio"),
+    # Chat and embeddings (docs/llm.md); a Django app for its record of provider calls.
+    AppSpec(
+        app="modules.llm",
+        navigation=(
+            NavigationItem(title="LLM calls", link="/admin/llm/llmcall/", icon="smart_toy", group="operations"),
+        ),
+    ),
     AppSpec(
         app="modules.health",
         django_app=False,

@@ -26,6 +26,7 @@ from cfg.models.constance import ConstanceConfig
 from cfg.models.database import DatabaseConfig, DatabasePoolConfig
 from cfg.models.email import EmailConfig
 from cfg.models.integrations import NgrokConfig, TelegramConfig, TwilioConfig
+from cfg.models.knowbase import KnowbaseConfig
 from cfg.models.llm import LlmConfig
 from cfg.models.logging import LoggingConfig
 from cfg.models.security import SecurityConfig
@@ -100,13 +101,14 @@ class CoreConfig(ConfigModel):
     twilio: TwilioConfig = Field(default_factory=TwilioConfig)
     ngrok: NgrokConfig = Field(default_factory=NgrokConfig)
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+    knowbase: KnowbaseConfig = Field(default_factory=KnowbaseConfig)
 
     enable_accounts: bool = True
     """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""
     enable_agents: bool = False
     """The agents app (not built yet)"""
-    enable_knowbase: bool = False
-    """The knowbase app (not built yet)"""
+    enable_knowbase: bool = True
+    """The knowbase app: documents, hybrid search, cited answers"""
     enable_leads: bool = False
     """The leads app (not built yet)"""
     enable_newsletter: bool = False

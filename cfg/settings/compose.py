@@ -15,6 +15,7 @@ from cfg.settings.core import core_settings
 from cfg.settings.database import database_settings
 from cfg.settings.email import email_settings
 from cfg.settings.integrations import integrations_settings
+from cfg.settings.llm import llm_settings
 from cfg.settings.logging import logging_settings
 from cfg.settings.security import security_settings
 from cfg.settings.tasks import tasks_settings
@@ -35,6 +36,7 @@ GENERATORS: tuple[tuple[str, Generator], ...] = (
     ("constance", constance_settings),
     ("apps", apps_settings),
     ("integrations", integrations_settings),
+    ("llm", llm_settings),
 )
 
 

@@ -38,6 +38,12 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
         "MEDIA_ROOT": config.data_path / "media",
         "STORAGES": {
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            # Files that only the app's own views may hand out (knowbase originals): outside MEDIA_ROOT, which the
+            # proxy serves to anyone.
+            "private": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": config.data_path / "private", "base_url": None},
+            },
             "staticfiles": {
                 "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
                 if config.env.is_deployed

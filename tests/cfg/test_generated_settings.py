@@ -232,7 +232,11 @@ ENVIRONMENTS = {
 def test_no_generator_overwrites_another_generators_key(project: Project, environ: dict[str, str]) -> None:
     config = project.load(environ)
     produced = settings_by_concern(config)
-    assert [name for name, _ in produced] == [name for name, _ in GENERATORS] + ["app accounts", "project"]
+    assert [name for name, _ in produced] == [name for name, _ in GENERATORS] + [
+        "app accounts",
+        "app knowbase",
+        "project",
+    ]
     owners: dict[str, list[str]] = {}
     for concern, settings in produced:
         for key in settings:
@@ -333,14 +337,16 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
         "People": ["Users", "Groups", "Editors"],
         "Sign-in security": ["Sign-in codes", "Activity", "Issued tokens", "Revoked tokens"],
         # An app's items without a group: a section of its own, between security and operations.
+        "Knowledge base": ["Documents", "Search", "Categories"],
         "Portal": ["Pages"],
-        "Operations": ["Tasks dashboard", "Task runs", "Readiness", "API docs"],
+        "Operations": ["Tasks dashboard", "Task runs", "LLM calls", "Readiness", "API docs"],
         "Elsewhere": ["Blog"],
     }
     assert list(sidebar(settings)) == [
         "",
         "People",
         "Sign-in security",
+        "Knowledge base",
         "Portal",
         "Operations",
         "Settings",
@@ -358,7 +364,7 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
 
 def test_a_switched_off_app_leaves_the_sidebar_and_the_dashboard(project: Project) -> None:
     settings = project.load({"DJANGO_ENV": "test", "ENABLE_TASKS": "false"}).get_all_settings()
-    assert sidebar(settings)["Operations"] == ["Readiness", "API docs"]
+    assert sidebar(settings)["Operations"] == ["LLM calls", "Readiness", "API docs"]
     assert "apps.tasks.dashboard.task_cards" not in settings["DASHBOARD_PANELS"]
 
 
@@ -368,6 +374,7 @@ def test_the_dashboard_panels_come_from_the_enabled_apps_then_the_modules(projec
         "apps.accounts.dashboard.people_cards",
         "apps.accounts.dashboard.sign_in_cards",
         "apps.tasks.dashboard.task_cards",
+        "apps.knowbase.dashboard.knowbase_cards",
         "apps.portal.dashboard.page_cards",
         "modules.unfold.dashboard.shortcut_cards",
     ]

@@ -100,9 +100,9 @@ CASES = [
     ),
     case(
         "llm-provider",
-        "llm.provider (from env var LLM__PROVIDER): must be one of 'builtin', 'openai', 'sentence_transformers' "
-        "(got 'anthropic'). Fix: set LLM__PROVIDER to one of 'builtin', 'openai', 'sentence_transformers'",
-        {"LLM__PROVIDER": "anthropic"},
+        "llm.embedding_provider (from env var LLM__EMBEDDING_PROVIDER): must be one of 'builtin', 'openai', 'local' "
+        "(got 'anthropic'). Fix: set LLM__EMBEDDING_PROVIDER to one of 'builtin', 'openai', 'local'",
+        {"LLM__EMBEDDING_PROVIDER": "anthropic"},
     ),
     case(
         "slug-pattern",
@@ -350,14 +350,14 @@ def test_every_mistake_is_reported_at_once_in_field_order(project: Project) -> N
 
 
 def test_enabling_an_app_that_is_not_in_the_project(project: Project) -> None:
-    project.yaml("test", "enable_knowbase: true\n")
+    project.yaml("test", "enable_support: true\n")
     environ = {**TEST, **ALL_APPS_OFF, "ENABLE_ACCOUNTS": "true", "ENABLE_LEADS": "true"}
-    del environ["ENABLE_KNOWBASE"]
+    del environ["ENABLE_SUPPORT"]
     assert project.problems(environ) == [
-        f"{PREFIX}enable_knowbase (from {YAML} key enable_knowbase): the app apps.knowbase is not in "
-        "this project. Fix: set ENABLE_KNOWBASE=false",
         f"{PREFIX}enable_leads (from env var ENABLE_LEADS): the app apps.leads is not in this project. "
         "Fix: set ENABLE_LEADS=false",
+        f"{PREFIX}enable_support (from {YAML} key enable_support): the app apps.support is not in "
+        "this project. Fix: set ENABLE_SUPPORT=false",
     ]
 
 

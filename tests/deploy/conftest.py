@@ -70,7 +70,18 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 # Outside a git checkout: what .gitignore keeps out of a clone.
-NOT_IN_A_CLONE = (".git", ".venv", ".data", ".env", "staticfiles", "media", "__pycache__", "*.pyc", "*_cache")
+NOT_IN_A_CLONE = (
+    ".git",
+    ".venv",
+    ".venv-ml",
+    ".data",
+    ".env",
+    "staticfiles",
+    "media",
+    "__pycache__",
+    "*.pyc",
+    "*_cache",
+)
 
 
 def copy_of_repository(target: Path) -> Path:

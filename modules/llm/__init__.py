@@ -1,0 +1,1 @@
+"""Chat and embeddings behind one small interface: get_embedder(), get_chat_model() (modules.llm.providers)."""
