@@ -405,7 +405,7 @@ def vector_access_path(search: Callable[[], object]) -> str:
         for setting, setting_params in settings:
             cursor.execute(setting, setting_params)
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]  # type: ignore[index]
+        plan = cursor.fetchone()[0]
     root = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
 
     def walk(node: dict[str, Any], inside: bool) -> Iterator[str]:
@@ -433,9 +433,9 @@ def vector_section(loaded: Loaded, queries: int) -> None:
         timed_index_query(vector, 100)
     with connection.cursor() as cursor:
         cursor.execute("SHOW shared_buffers")
-        shared_buffers = cursor.fetchone()[0]  # type: ignore[index]
+        shared_buffers = cursor.fetchone()[0]
         cursor.execute("SELECT pg_relation_size('knowbase_chunk_embedding_hnsw')")
-        index_bytes = cursor.fetchone()[0]  # type: ignore[index]
+        index_bytes = cursor.fetchone()[0]
     print(
         f"\n2. vector search at {loaded.chunks:,} chunks of {DIMENSIONS} dimensions ({CLUSTERS:,} clusters), "
         f"{queries} queries"
@@ -646,7 +646,7 @@ def keyword_alternatives(questions: Sequence[str], chunks: int) -> None:
         )
         cursor.execute("CREATE INDEX ON bench_lexeme_counts (word)")
         cursor.execute("SELECT count(*) FROM bench_lexeme_counts WHERE ndoc > %s", [COMMON_SHARE * chunks])
-        common = cursor.fetchone()[0]  # type: ignore[index]
+        common = cursor.fetchone()[0]
     stat_seconds = time.perf_counter() - started
     forms = {
         "any word (search.py now)": getattr(
@@ -664,10 +664,10 @@ def keyword_alternatives(questions: Sequence[str], chunks: int) -> None:
     for label, form in forms.items():
         matched, times = [], []
         for question in questions:
-            params = {"language": "english", "text": question, "common": COMMON_SHARE * chunks}
+            params: dict[str, str | float] = {"language": "english", "text": question, "common": COMMON_SHARE * chunks}
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT count(*) FROM knowbase_chunk WHERE search @@ {form}", params)  # noqa: S608
-                matched.append(cursor.fetchone()[0])  # type: ignore[index]
+                matched.append(cursor.fetchone()[0])
                 begun = time.perf_counter()
                 cursor.execute(
                     f"SELECT id, ts_rank_cd(search, words.query, 32) AS score FROM knowbase_chunk, "  # noqa: S608
@@ -706,8 +706,6 @@ def main() -> int:
     sys.path.insert(0, str(BASE_DIR))
     os.chdir(BASE_DIR)
     port = free_port()
-    originals = data_dir / "media" / "knowbase"  # where the ingested documents' files go (MEDIA_ROOT)
-    keep_originals = originals.exists()
 
     with embedded_database(data_dir) as database_url:
         env = environment(database_url, data_dir, port)
@@ -719,6 +717,12 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+        from apps.knowbase.models import Document
+
+        # Where the ingested documents' original files go: removed afterwards, unless the folder was there before.
+        location = getattr(Document._meta.get_field("original").storage, "location", None)
+        originals = Path(location) / "knowbase" if location else None
+        keep_originals = originals is None or originals.exists()
         print(
             f"database: a fresh one on the embedded PostgreSQL under {data_dir}; settings: production; "
             f"{os.cpu_count()} CPUs shared by PostgreSQL, the server and this client"
@@ -736,7 +740,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-    if not keep_originals:
+    if originals is not None and not keep_originals:
         shutil.rmtree(originals, ignore_errors=True)
     return 0
 

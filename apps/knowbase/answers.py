@@ -24,6 +24,7 @@ CITATION = re.compile(r"\[(\d{1,3})\]")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 WORD = re.compile(r"\w+", re.UNICODE)
 EXCERPT_CHARS = 300
+MIN_COVERAGE = 0.5
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages from a knowledge base. Cite every claim with the "
     "number of the passage it comes from, in square brackets, e.g. [1] or [2][3]. If the passages do not answer "
@@ -57,13 +58,15 @@ class Answer:
 def relevant_passages(
     *, user: Any, question: str, document_ids: Sequence[int] = (), category_id: int | None = None
 ) -> list[Hit]:
-    """The best chunks that are plausibly about the question: a keyword match, or a close enough vector."""
+    """The best chunks that are plausibly about the question: ones that hold at least half of its words (stemmed,
+    stop words out), or whose vector is close enough. One shared word ("best" in a question about cake) is not
+    enough."""
     config = settings.KNOWBASE
     hits = chunk_search(
         user=user, query=question, limit=config["ASK_CHUNKS"], document_ids=document_ids, category_id=category_id
     )
     floor = config["ASK_MIN_VECTOR_SCORE"]
-    return [hit for hit in hits if hit.keyword_score is not None or (hit.vector_score or 0) >= floor]
+    return [hit for hit in hits if (hit.coverage or 0) >= MIN_COVERAGE or (hit.vector_score or 0) >= floor]
 
 
 def answer_question(

@@ -21,6 +21,7 @@ from apps.knowbase.extraction import Kind, detect_kind, extract
 from apps.knowbase.models import Chunk, Document, Status
 from apps.knowbase.url_fetch import fetch_url
 from modules.api.exceptions import ServiceError
+from modules.llm.exceptions import ProviderUnavailable
 from modules.llm.providers import get_embedder
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ def document_process(*, document_id: int, revision: str | None = None) -> Docume
         document.save(update_fields=["status", "attempts", "processing_started_at", "updated_at"])
     try:
         return _process(document)
+    except ProviderUnavailable as error:
+        # Likely to pass on a later attempt: the task's retries (TASKS__MAX_RETRIES, with backoff) try again.
+        _mark_failed(document, f"{error.message} (the task retries)")
+        raise
     except (KnowbaseError, ServiceError) as error:
         _mark_failed(document, error.message)
         return document

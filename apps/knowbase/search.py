@@ -27,11 +27,25 @@ MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
 # 20,000); past it, PostgreSQL's planner prefers the B-tree indexes on owner, category and document anyway.
 MAX_SCAN_TUPLES = 100_000
 # websearch_to_tsquery joins plain words with AND: a question rarely holds every word of its answer. A query without
-# search syntax (quotes, a leading minus, OR) therefore matches ANY of its words, and ts_rank_cd ranks the chunks
-# that hold more of them, closer together, first; a query with syntax keeps its exact meaning.
-SEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w|\bor\b', re.IGNORECASE)
+# search syntax (quotes, a leading minus) therefore matches ANY of its words, and ts_rank_cd ranks the chunks that
+# hold more of them, closer together, first; a query with syntax keeps its exact meaning. A word that PostgreSQL's
+# statistics (ANALYZE keeps the most common lexemes of a tsvector column) find in more than KEYWORD_WORD_MAX_ROWS
+# chunks is left out of the any-word query: it tells chunks apart no better than the vector list does, and ranking
+# every chunk that holds it would cost more than the whole search may.
+SEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w')
+KEYWORD_WORD_MAX_ROWS = 1000
 ALL_WORDS = "websearch_to_tsquery(%(language)s::regconfig, %(text)s)"
-ANY_WORD = "replace(websearch_to_tsquery(%(language)s::regconfig, %(text)s)::text, ' & ', ' | ')::tsquery"
+# The query's lexemes (stemmed, stop words out) that the statistics expect in few enough chunks, joined by OR;
+# NULL (no keyword list) when there is none.
+ANY_RARE_WORD = """(
+    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery
+    FROM unnest(tsvector_to_array(to_tsvector(%(language)s::regconfig, %(text)s))) AS lexeme
+    WHERE coalesce((
+        SELECT s.most_common_elem_freqs[array_position(s.most_common_elems::text::text[], lexeme)] * c.reltuples
+        FROM pg_stats s JOIN pg_class c ON c.oid = 'knowbase_chunk'::regclass
+        WHERE s.schemaname = current_schema() AND s.tablename = 'knowbase_chunk' AND s.attname = 'search'
+    ), 0) <= %(word_max_rows)s
+)"""
 SET_LOCAL = (
     "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
     " set_config('hnsw.max_scan_tuples', %s, true)"
@@ -51,7 +65,7 @@ vector_ranked AS (
 keyword_hits AS MATERIALIZED (
     SELECT id, ts_rank_cd(search, words.query, 32) AS score
     FROM knowbase_chunk, (SELECT {tsquery} AS query) AS words
-    WHERE search @@ words.query{filters}
+    WHERE words.query IS NOT NULL AND search @@ words.query{filters}
     ORDER BY score DESC, id
     LIMIT %(keyword_candidates)s
 ),
@@ -67,7 +81,9 @@ fused AS (
     LIMIT %(limit)s
 )
 SELECT f.id, f.vector_score, f.keyword_score, f.vector_rank, f.keyword_rank, f.score,
-       c.document_id, d.title, c.position, c.text, c.heading, c.page, c.char_start, c.char_end
+       c.document_id, d.title, c.position, c.text, c.heading, c.page, c.char_start, c.char_end,
+       (SELECT count(*) FILTER (WHERE c.search @@ quote_literal(lexeme)::tsquery)::float / nullif(count(*), 0)
+        FROM unnest(tsvector_to_array(to_tsvector(%(language)s::regconfig, %(text)s))) AS lexeme) AS coverage
 FROM fused f
 JOIN knowbase_chunk c ON c.id = f.id
 JOIN knowbase_document d ON d.id = c.document_id
@@ -91,6 +107,8 @@ class Hit:
     vector_rank: int | None
     keyword_rank: int | None
     score: float
+    # The share of the query's words (stemmed, stop words out) that the chunk holds; None for a query without any.
+    coverage: float | None = None
 
 
 def chunk_search(
@@ -124,7 +142,7 @@ def chunk_search(
     vector_text = _vector_text(query_vector) if use_vectors else "[" + ",".join(["1"] + ["0"] * (dimensions - 1)) + "]"
     candidates = max(config["CANDIDATES"], limit)
     filters, params = _filters(user, document_ids=document_ids, category_id=category_id, owner_id=owner_id)
-    tsquery = ALL_WORDS if SEARCH_SYNTAX.search(query) else ANY_WORD
+    tsquery = ALL_WORDS if SEARCH_SYNTAX.search(query) else ANY_RARE_WORD
     sql = SQL.format(column_type=vector_store.column_type(dimensions), filters=filters, tsquery=tsquery)
     params |= {
         "vector": vector_text,
@@ -133,6 +151,7 @@ def chunk_search(
         "vector_candidates": candidates if use_vectors else 0,
         "keyword_candidates": 0 if mode == "vector" else candidates,
         "rrf_k": config["RRF_K"],
+        "word_max_rows": KEYWORD_WORD_MAX_ROWS,
         "limit": limit,
     }
     try:
@@ -163,6 +182,7 @@ def chunk_search(
             page=row[11],
             char_start=row[12],
             char_end=row[13],
+            coverage=row[14],
         )
         for row in rows
     ]

@@ -22,6 +22,7 @@ from apps.knowbase.extraction import detect_kind
 from apps.knowbase.models import Category, Chunk, Document, Status, private_storage
 from apps.knowbase.processing import replace_original
 from apps.knowbase.tasks import process_document
+from modules.llm.providers import get_embedder
 
 Outcome = Literal["created", "updated", "unchanged"]
 # A document left in `processing` longer than this (its worker died) may be reprocessed.
@@ -68,7 +69,12 @@ def document_submit(
     source_name = source_name.strip()[:1000]
     with _stored_files_removed_on_failure() as stored, transaction.atomic():
         document = _document_for_source(owner, source_name)
-        unchanged = document.pk and document.content_hash == digest and document.status != Status.FAILED
+        unchanged = (
+            document.pk
+            and document.content_hash == digest
+            and document.status != Status.FAILED
+            and document.embedder in ("", get_embedder().name)
+        )
         if unchanged and _same_title(document, title):
             _place(document, visibility=visibility, category=category)
             return Submission(document, "unchanged")
