@@ -9,6 +9,7 @@ access filter: a user's private chunks, public ones, or everything for staff."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -35,17 +36,25 @@ MAX_SCAN_TUPLES = 100_000
 SEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w')
 KEYWORD_WORD_MAX_ROWS = 1000
 ALL_WORDS = "websearch_to_tsquery(%(language)s::regconfig, %(text)s)"
-# The query's lexemes (stemmed, stop words out) that the statistics expect in few enough chunks, joined by OR;
-# NULL (no keyword list) when there is none.
+# The query's lexemes (stemmed, stop words out) but the frequent ones, joined by OR; NULL (no keyword list) when none
+# is left.
 ANY_RARE_WORD = """(
     SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery
     FROM unnest(tsvector_to_array(to_tsvector(%(language)s::regconfig, %(text)s))) AS lexeme
-    WHERE coalesce((
-        SELECT s.most_common_elem_freqs[array_position(s.most_common_elems::text::text[], lexeme)] * c.reltuples
-        FROM pg_stats s JOIN pg_class c ON c.oid = 'knowbase_chunk'::regclass
-        WHERE s.schemaname = current_schema() AND s.tablename = 'knowbase_chunk' AND s.attname = 'search'
-    ), 0) <= %(word_max_rows)s
+    WHERE lexeme <> ALL(%(frequent)s::text[])
 )"""
+# The lexemes that ANALYZE's statistics expect in more than `max_rows` chunks (the table's most common ones).
+FREQUENT_LEXEMES = """
+SELECT coalesce(array_agg(common.lexeme), '{}')
+FROM pg_stats AS stats
+JOIN pg_class AS chunks ON chunks.oid = 'knowbase_chunk'::regclass,
+unnest(stats.most_common_elems::text::text[], stats.most_common_elem_freqs) AS common(lexeme, frequency)
+WHERE stats.schemaname = current_schema() AND stats.tablename = 'knowbase_chunk' AND stats.attname = 'search'
+  AND common.lexeme IS NOT NULL AND common.frequency * chunks.reltuples > %s
+"""
+# Read again after this long: autovacuum's ANALYZE refreshes the statistics as chunks come and go.
+FREQUENT_LEXEMES_SECONDS = 300.0
+_frequent_lexemes: dict[str, tuple[float, list[str]]] = {}
 SET_LOCAL = (
     "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
     " set_config('hnsw.max_scan_tuples', %s, true)"
@@ -151,7 +160,7 @@ def chunk_search(
         "vector_candidates": candidates if use_vectors else 0,
         "keyword_candidates": 0 if mode == "vector" else candidates,
         "rrf_k": config["RRF_K"],
-        "word_max_rows": KEYWORD_WORD_MAX_ROWS,
+        "frequent": frequent_lexemes() if tsquery is ANY_RARE_WORD and mode != "vector" else [],
         "limit": limit,
     }
     try:
@@ -186,6 +195,26 @@ def chunk_search(
         )
         for row in rows
     ]
+
+
+def frequent_lexemes() -> list[str]:
+    """The words too common to tell chunks apart (see KEYWORD_WORD_MAX_ROWS), read from PostgreSQL's statistics at
+    most every FREQUENT_LEXEMES_SECONDS per process and database, so that a search does not plan the pg_stats view."""
+    key = f"{connection.alias}:{connection.settings_dict['NAME']}:{KEYWORD_WORD_MAX_ROWS}"
+    expires, lexemes = _frequent_lexemes.get(key, (0.0, []))
+    if time.monotonic() < expires:
+        return lexemes
+    with connection.cursor() as cursor:
+        cursor.execute(FREQUENT_LEXEMES, [KEYWORD_WORD_MAX_ROWS])
+        row = cursor.fetchone()
+    lexemes = list(row[0]) if row else []
+    _frequent_lexemes[key] = (time.monotonic() + FREQUENT_LEXEMES_SECONDS, lexemes)
+    return lexemes
+
+
+def forget_frequent_lexemes() -> None:
+    """Read the statistics again on the next search (tests, after an ANALYZE)."""
+    _frequent_lexemes.clear()
 
 
 def _vector_text(values: Sequence[float]) -> str:

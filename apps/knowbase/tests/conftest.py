@@ -11,6 +11,7 @@ from django.core.files.storage import FileSystemStorage
 from rest_framework.test import APIClient
 
 from apps.knowbase.models import Document
+from apps.knowbase.search import forget_frequent_lexemes
 from apps.knowbase.tests.factories import client_for, staff_create, user_create
 
 
@@ -22,6 +23,14 @@ def _knowbase_originals_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     location = tmp_path / "private"
     monkeypatch.setattr(Document._meta.get_field("original"), "storage", FileSystemStorage(location=location))
     yield location
+
+
+@pytest.fixture(autouse=True)
+def _fresh_word_statistics() -> Iterator[None]:
+    """The frequent words are cached per process for minutes: each test reads its own database's statistics."""
+    forget_frequent_lexemes()
+    yield
+    forget_frequent_lexemes()
 
 
 @pytest.fixture
