@@ -70,23 +70,6 @@ HTTP_P95_GOAL_MS = 15.0
 FILTERED_RECALL_GOAL = 0.95
 SECTIONS = ("ingest", "vector", "filtered", "http")
 IN_PROCESS_SEARCHES = 50
-KEYWORD_QUESTIONS = 50
-# Alternatives to search.py's keyword query, measured when /search misses its goal (each a tsquery expression over
-# the parameters language and text, as search.py's ALL_WORDS and ANY_WORD are).
-LEXEMES = "unnest(tsvector_to_array(to_tsvector(%(language)s::regconfig, %(text)s)))"
-AT_LEAST_TWO_WORDS = f"""coalesce(
-    (SELECT string_agg('(' || plainto_tsquery('simple', a.l)::text || ' & ' || plainto_tsquery('simple', b.l)::text
-                       || ')', ' | ')
-     FROM {LEXEMES} AS a(l), {LEXEMES} AS b(l) WHERE a.l < b.l)::tsquery,
-    websearch_to_tsquery(%(language)s::regconfig, %(text)s))"""  # noqa: S608
-RARE_WORDS_ONLY = f"""coalesce(
-    (SELECT string_agg(plainto_tsquery('simple', l)::text, ' | ') FROM {LEXEMES} AS l
-     WHERE l NOT IN (SELECT word FROM bench_lexeme_counts WHERE ndoc > %(common)s)), '')::tsquery"""  # noqa: S608
-COMMON_SHARE = 0.05
-RAREST_FIVE = f"""coalesce(
-    (SELECT string_agg(plainto_tsquery('simple', l)::text, ' | ') FROM (
-        SELECT l FROM {LEXEMES} AS l LEFT JOIN bench_lexeme_counts ON word = l
-        WHERE coalesce(ndoc, 0) <= %(common)s ORDER BY coalesce(ndoc, 0) LIMIT 5) AS rarest), '')::tsquery"""  # noqa: S608
 INDEX_QUERY = f"SELECT id FROM knowbase_chunk ORDER BY embedding <=> %s::vector({DIMENSIONS}) LIMIT 10"  # noqa: S608
 
 
@@ -628,58 +611,6 @@ def http_section(env: dict[str, str], port: int, loaded: Loaded, requests: int, 
         slowest = questions[max(range(len(times)), key=times.__getitem__) % len(questions)]
         print(f"   the plan of the slowest request's search ({slowest!r}), as the same regular user:")
         explain_search(lambda: chunk_search(user=searcher, query=slowest, limit=10, mode="hybrid"))
-        keyword_alternatives(questions[:KEYWORD_QUESTIONS], loaded.chunks)
-
-
-def keyword_alternatives(questions: Sequence[str], chunks: int) -> None:
-    """The keyword list alone (the search's keyword CTE: match, ts_rank_cd, the best 40) with search.py's query and
-    two more selective ones: how many chunks each matches, and how long it takes."""
-    from django.db import connection
-
-    from apps.knowbase import search
-
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE bench_lexeme_counts AS "
-            "SELECT word, ndoc FROM ts_stat('SELECT search FROM knowbase_chunk')"
-        )
-        cursor.execute("CREATE INDEX ON bench_lexeme_counts (word)")
-        cursor.execute("SELECT count(*) FROM bench_lexeme_counts WHERE ndoc > %s", [COMMON_SHARE * chunks])
-        common = cursor.fetchone()[0]
-    stat_seconds = time.perf_counter() - started
-    forms = {
-        "any word (search.py now)": getattr(
-            search, "ANY_WORD", "websearch_to_tsquery(%(language)s::regconfig, %(text)s)"
-        ),
-        "at least two of the words": AT_LEAST_TWO_WORDS,
-        f"any word in at most {COMMON_SHARE:.0%} of chunks": RARE_WORDS_ONLY,
-        "the same, its 5 rarest words": RAREST_FIVE,
-    }
-    print(
-        f"   the keyword list alone, {len(questions)} questions ({common} lexemes are in more than {COMMON_SHARE:.0%} "
-        f"of the chunks: ts_stat took {stat_seconds:.0f} s):"
-    )
-    print(f"   {'tsquery':<36} {'matching chunks p50':>19} {'p95':>7}   {'time p50':>9} {'p95':>9}")
-    for label, form in forms.items():
-        matched, times = [], []
-        for question in questions:
-            params: dict[str, str | float] = {"language": "english", "text": question, "common": COMMON_SHARE * chunks}
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT count(*) FROM knowbase_chunk WHERE search @@ {form}", params)  # noqa: S608
-                matched.append(cursor.fetchone()[0])
-                begun = time.perf_counter()
-                cursor.execute(
-                    f"SELECT id, ts_rank_cd(search, words.query, 32) AS score FROM knowbase_chunk, "  # noqa: S608
-                    f"(SELECT {form} AS query) AS words WHERE search @@ words.query ORDER BY score DESC, id LIMIT 40",
-                    params,
-                )
-                cursor.fetchall()
-                times.append((time.perf_counter() - begun) * 1000)
-        print(
-            f"   {label:<36} {percentile(matched, 0.5):>19,.0f} {percentile(matched, 0.95):>7,.0f}   "
-            f"{percentile(times, 0.5):>7.1f}ms {percentile(times, 0.95):>7.1f}ms"
-        )
 
 
 def main() -> int:
