@@ -81,7 +81,7 @@ def document_process(*, document_id: int, revision: str | None = None) -> Docume
         return _process(document)
     except ProviderUnavailable as error:
         # Likely to pass on a later attempt: the task's retries (TASKS__MAX_RETRIES, with backoff) try again.
-        _mark_failed(document, f"{error.message} (the task retries)")
+        _mark_failed(document, f"{error.message} A temporary failure: the worker's retries, or a reprocess, redo it.")
         raise
     except (KnowbaseError, ServiceError) as error:
         _mark_failed(document, error.message)

@@ -61,6 +61,9 @@ class HitSerializer(serializers.Serializer[Any]):
     keyword_score = serializers.FloatField(allow_null=True, help_text="ts_rank_cd; null: no keyword match")
     vector_rank = serializers.IntegerField(allow_null=True)
     keyword_rank = serializers.IntegerField(allow_null=True)
+    coverage = serializers.FloatField(
+        allow_null=True, help_text="The share of the query's words (stemmed, stop words out) the passage holds"
+    )
 
 
 class SearchResultSerializer(serializers.Serializer[Any]):
@@ -88,6 +91,7 @@ def hit_data(hit: Hit) -> dict[str, Any]:
         "keyword_score": hit.keyword_score,
         "vector_rank": hit.vector_rank,
         "keyword_rank": hit.keyword_rank,
+        "coverage": hit.coverage,
     }
 
 

@@ -48,6 +48,7 @@ def test_hits_carry_their_citation_and_three_scores(ada, ada_api):
     assert best["text"] == chunk.text
     assert best["keyword_score"] > 0 and best["vector_score"] > 0
     assert best["keyword_rank"] == 1 and best["vector_rank"] == 1
+    assert best["coverage"] == 1.0  # "watering" and "tomatoes" are both in the passage
     assert best["score"] == pytest.approx(2 / (60 + 1))  # first in both lists: reciprocal rank fusion, k = 60
     assert [hit["score"] for hit in body["hits"]] == sorted((hit["score"] for hit in body["hits"]), reverse=True)
 

@@ -267,7 +267,9 @@ def test_a_provider_outage_fails_the_document_and_reprocessing_makes_it_ready(
     submission = submit(django_capture_on_commit_callbacks, owner=owner, data=GUIDE.encode())
     document = submission.document
     assert document.status == Status.FAILED
-    assert document.error == "The embedding provider timed out. (the task retries)"
+    assert document.error == (
+        "The embedding provider timed out. A temporary failure: the worker's retries, or a reprocess, redo it."
+    )
 
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
