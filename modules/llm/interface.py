@@ -80,9 +80,9 @@ class Embedder(Protocol):
 
     def embed_documents(self, texts: Sequence[str], *, purpose: str = "") -> list[list[float]]:
         """One unit-length vector per text, in order; batched internally."""
-        ...
 
-    def embed_query(self, text: str, *, purpose: str = "") -> list[float]: ...
+    def embed_query(self, text: str, *, purpose: str = "") -> list[float]:
+        """The vector of one search query."""
 
 
 class ChatModel(Protocol):
@@ -95,10 +95,10 @@ class ChatModel(Protocol):
         tools: Sequence[ToolSpec] = (),
         purpose: str = "",
         max_tokens: int | None = None,
-    ) -> ChatReply: ...
+    ) -> ChatReply:
+        """The model's whole answer: its text, the tool calls it asked for, and the usage."""
 
     def stream(
         self, messages: Sequence[ChatMessage], *, purpose: str = "", max_tokens: int | None = None
     ) -> Iterator[ChatDelta]:
         """Text deltas as they come; the last item carries the usage."""
-        ...

@@ -47,7 +47,7 @@ MRR_DEPTH = 10
 
 
 class EvaluationError(Exception):
-    pass
+    """The labelled corpus could not be ingested or processed: the figures would be meaningless."""
 
 
 @dataclass(frozen=True)

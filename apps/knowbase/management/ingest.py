@@ -43,7 +43,7 @@ class FileResult:
 
 
 class MissingPath(Exception):
-    pass
+    """A path given to knowbase_ingest is neither a file nor a folder."""
 
 
 def collect_sources(paths: Iterable[Path]) -> list[SourceFile]:
