@@ -81,7 +81,20 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
         dashboard=("apps.knowbase.dashboard.knowbase_cards",),
     ),
     AppSpec(
-        app="apps.agents", title="Agents", url_prefix="api/agents/", urls="apps.agents.urls", requires=("knowbase",)
+        app="apps.agents",
+        title="Agents",
+        url_prefix="api/agents/",
+        urls="apps.agents.urls",
+        requires=("knowbase", "tasks"),
+        settings="cfg.settings.agents.agents_settings",
+        navigation=(
+            NavigationItem(title="Agents", link="/admin/agents/agentdefinition/", icon="smart_toy"),
+            NavigationItem(title="Conversations", link="/admin/agents/conversation/", icon="forum"),
+            NavigationItem(title="Runs", link="/admin/agents/agentrun/", icon="play_circle"),
+            NavigationItem(title="Pending approvals", link="/admin/agents/pendingapproval/", icon="approval"),
+            NavigationItem(title="Tool calls", link="/admin/agents/toolcall/", icon="build"),
+        ),
+        dashboard=("apps.agents.dashboard.agent_cards",),
     ),
     AppSpec(app="apps.leads", title="Leads", url_prefix="api/leads/", urls="apps.leads.urls"),
     AppSpec(app="apps.newsletter", title="Newsletter", url_prefix="api/newsletter/", urls="apps.newsletter.urls"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, SecretStr
+from pydantic_core import to_jsonable_python
 
 from cfg.loading import env_var_name
 
@@ -139,6 +141,9 @@ def _default_text(default: Any) -> str:
     if isinstance(default, bool):
         return str(default).lower()
     if isinstance(default, (list, tuple)):
+        if any(isinstance(item, BaseModel) for item in default):
+            # A list of objects (AGENTS__ORM_MODELS) is set as JSON, so it is shown as JSON.
+            return json.dumps([to_jsonable_python(item) for item in default], separators=(",", ":"))
         return ",".join(str(item) for item in default) or "(empty)"
     if isinstance(default, dict):
         return "(below the table)" if default else "(empty)"

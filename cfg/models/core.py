@@ -18,6 +18,7 @@ from cfg.environment import Environment
 from cfg.exceptions import RuleViolation
 from cfg.middleware import place_middleware
 from cfg.models.accounts import AccountsConfig
+from cfg.models.agents import AgentsConfig
 from cfg.models.api import ApiConfig
 from cfg.models.apps import AppList, AppSpec, MiddlewareList
 from cfg.models.base import ConfigModel, PostgresUrl, RedisUrl
@@ -102,11 +103,12 @@ class CoreConfig(ConfigModel):
     ngrok: NgrokConfig = Field(default_factory=NgrokConfig)
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     knowbase: KnowbaseConfig = Field(default_factory=KnowbaseConfig)
+    agents: AgentsConfig = Field(default_factory=AgentsConfig)
 
     enable_accounts: bool = True
     """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""
-    enable_agents: bool = False
-    """The agents app (not built yet)"""
+    enable_agents: bool = True
+    """The agents app: pydantic-ai agents with audited toolsets, approvals and recorded runs (needs knowbase, tasks)"""
     enable_knowbase: bool = True
     """The knowbase app: documents, hybrid search, cited answers"""
     enable_leads: bool = False
@@ -189,6 +191,14 @@ class CoreConfig(ConfigModel):
                     ("tasks", "backend"),
                     "the rearq backend needs Redis and no Redis URL is set",
                     "set REDIS_URL (or TASKS__REDIS_URL), or TASKS__BACKEND=immediate",
+                )
+            )
+        if self.enable_agents and self.agents.queue not in self.tasks.queues:
+            found.append(
+                (
+                    ("agents", "queue"),
+                    f"{self.agents.queue!r} is not one of the task queues ({', '.join(self.tasks.queues)})",
+                    "add it to TASKS__QUEUES, or set AGENTS__QUEUE to one of them",
                 )
             )
         key = self.secret_key.get_secret_value()

@@ -59,6 +59,8 @@ class _Reply:
     usage: tuple[int, int] | None
     cost: float | None
     stream_end: StreamEnd = "finished"
+    first_call_number: int = 1
+    """Tool call ids are call_<n>, numbered across the stand-in's replies (a model's ids are unique in a run)"""
 
 
 @dataclass
@@ -72,6 +74,7 @@ class OpenAIStandIn:
     _delays: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closing: threading.Event = field(default_factory=threading.Event)
+    _calls_numbered: int = 0
 
     @property
     def base_url(self) -> str:
@@ -92,7 +95,8 @@ class OpenAIStandIn:
         answer may end otherwise: `cut` (the connection closes before the model finished), `malformed` (a chunk
         that is not JSON)."""
         with self._lock:
-            self._replies.append(_Reply(text, tool_calls, usage, cost, stream_end))
+            self._replies.append(_Reply(text, tool_calls, usage, cost, stream_end, self._calls_numbered + 1))
+            self._calls_numbered += len(tool_calls)
 
     def fail(
         self,
@@ -147,7 +151,7 @@ class OpenAIStandIn:
         reply = self._next_reply(body)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
         if reply.tool_calls:
-            message["tool_calls"] = _tool_calls(reply.tool_calls)
+            message["tool_calls"] = _tool_calls(reply)
         return {
             "id": "chatcmpl-stand-in",
             "object": "chat.completion",
@@ -172,7 +176,7 @@ class OpenAIStandIn:
             yield {"stream_end": reply.stream_end}
             return
         if reply.tool_calls:
-            calls = [{"index": index, **call} for index, call in enumerate(_tool_calls(reply.tool_calls))]
+            calls = [{"index": index, **call} for index, call in enumerate(_tool_calls(reply))]
             yield {**base, "choices": [{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}]}
         finish = "tool_calls" if reply.tool_calls else "stop"
         yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
@@ -212,10 +216,10 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _tool_calls(calls: Sequence[tuple[str, Mapping[str, Any] | str]]) -> list[dict[str, Any]]:
+def _tool_calls(reply: _Reply) -> list[dict[str, Any]]:
     return [
-        {"id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": _json_text(arguments)}}
-        for index, (name, arguments) in enumerate(calls, start=1)
+        {"id": f"call_{number}", "type": "function", "function": {"name": name, "arguments": _json_text(arguments)}}
+        for number, (name, arguments) in enumerate(reply.tool_calls, start=reply.first_call_number)
     ]
 
 

@@ -235,6 +235,7 @@ def test_no_generator_overwrites_another_generators_key(project: Project, enviro
     assert [name for name, _ in produced] == [name for name, _ in GENERATORS] + [
         "app accounts",
         "app knowbase",
+        "app agents",
         "project",
     ]
     owners: dict[str, list[str]] = {}
@@ -338,6 +339,7 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
         "Sign-in security": ["Sign-in codes", "Activity", "Issued tokens", "Revoked tokens"],
         # An app's items without a group: a section of its own, between security and operations.
         "Knowledge base": ["Documents", "Search", "Categories"],
+        "Agents": ["Agents", "Conversations", "Runs", "Pending approvals", "Tool calls"],
         "Portal": ["Pages"],
         "Operations": ["Tasks dashboard", "Task runs", "LLM calls", "Readiness", "API docs"],
         "Elsewhere": ["Blog"],
@@ -347,6 +349,7 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
         "People",
         "Sign-in security",
         "Knowledge base",
+        "Agents",
         "Portal",
         "Operations",
         "Settings",
@@ -363,7 +366,10 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
 
 
 def test_a_switched_off_app_leaves_the_sidebar_and_the_dashboard(project: Project) -> None:
-    settings = project.load({"DJANGO_ENV": "test", "ENABLE_TASKS": "false"}).get_all_settings()
+    # The agents app requires tasks: it goes too.
+    settings = project.load(
+        {"DJANGO_ENV": "test", "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false"}
+    ).get_all_settings()
     assert sidebar(settings)["Operations"] == ["LLM calls", "Readiness", "API docs"]
     assert "apps.tasks.dashboard.task_cards" not in settings["DASHBOARD_PANELS"]
 
@@ -375,6 +381,7 @@ def test_the_dashboard_panels_come_from_the_enabled_apps_then_the_modules(projec
         "apps.accounts.dashboard.sign_in_cards",
         "apps.tasks.dashboard.task_cards",
         "apps.knowbase.dashboard.knowbase_cards",
+        "apps.agents.dashboard.agent_cards",
         "apps.portal.dashboard.page_cards",
         "modules.unfold.dashboard.shortcut_cards",
     ]

@@ -22,8 +22,8 @@ from apps.knowbase.api.common import (
     category_field,
     document_ids_field,
 )
-from apps.knowbase.api.events import MEDIA_TYPE, EventStreamRenderer, event_stream, wants_events
 from apps.knowbase.throttles import AskThrottle
+from modules.api.events import MEDIA_TYPE, EventStreamRenderer, event_stream, wants_events
 from modules.api.schema import error_responses
 
 EVENTS = (

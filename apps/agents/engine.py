@@ -1,0 +1,471 @@
+"""Running an agent: the body of the execute_agent_run task. It claims a queued run, builds the pydantic-ai agent
+from its definition (the configured model, the audited toolsets, the usage limits), drives it node by node while
+writing the run's events, and records the outcome: succeeded, failed (with a code and a readable message),
+cancelled, or waiting_for_approval with the tool calls that need a staff decision.
+
+The run drives under async_to_sync: the Django async ORM that tools use runs its queries back in the calling
+thread (asgiref's thread-sensitive executor), so a tool sees the same connection, and in a test the same
+transaction, as the code that queued the run."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pydantic_ai import (
+    Agent,
+    CancellationToken,
+    DeferredToolRequests,
+    DeferredToolResults,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    RunCancelled,
+    StructuredDict,
+    TextPart,
+    TextPartDelta,
+    ToolDenied,
+    ToolReturnPart,
+    UsageLimits,
+)
+from pydantic_ai.exceptions import ModelAPIError, ModelHTTPError, UnexpectedModelBehavior, UsageLimitExceeded
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
+from pydantic_ai.run import AgentRun as PydanticAgentRun
+from pydantic_ai.toolsets import AbstractToolset
+from pydantic_ai.usage import RunUsage
+from pydantic_core import to_jsonable_python
+
+from apps.agents.audit import AuditedToolset, stored_result
+from apps.agents.deps import AgentDeps
+from apps.agents.events import EventRecorder, next_seq
+from apps.agents.models import AgentDefinition, AgentRun, Decision, RunStatus, ToolCall, ToolCallStatus
+from apps.agents.selectors import last_history_run
+from apps.agents.toolsets import available_toolsets
+from modules.api.exceptions import ServiceError
+from modules.llm.agent_model import agent_model, agent_provider_label, request_cost
+from modules.llm.interface import Usage
+from modules.llm.models import Operation
+from modules.llm.usage import record_call
+
+logger = logging.getLogger(__name__)
+
+CANCEL_POLL_SECONDS = 0.25
+EVENT_RESULT_CHARS = 2000
+
+
+def run_execute(*, run_id: int) -> str:
+    """Run (or resume) one queued run to its end or its next pause. What the task reports back."""
+    return async_to_sync(_execute)(run_id)
+
+
+class CostLimitExceeded(UsageLimitExceeded):
+    """The run's cost went over its agent's cost limit."""
+
+
+@dataclass
+class _Leg:
+    """What one stretch of running (from a claim to the end or a pause) has measured."""
+
+    run: AgentRun
+    started: float = field(default_factory=time.perf_counter)
+    base_cost: Decimal | None = None
+    cost: Decimal | None = None
+    responses_priced: int = 0
+    agent_run: PydanticAgentRun[AgentDeps, Any] | None = None
+    toolset_of: dict[str, str] = field(default_factory=dict)
+
+
+async def _execute(run_id: int) -> str:
+    run = await sync_to_async(_claim)(run_id)
+    if run is None:
+        return "skipped: the run is not queued (finished, cancelled, or taken by another worker)"
+    recorder = EventRecorder(run.pk, await sync_to_async(next_seq)(run.pk))
+    await recorder.emit("status", {"status": RunStatus.RUNNING})
+    leg = _Leg(run=run, base_cost=run.cost, cost=run.cost)
+    token = CancellationToken()
+    watcher = asyncio.create_task(_watch_cancel(run.pk, token))
+    try:
+        async with asyncio.timeout(settings.AGENTS["RUN_TIMEOUT"]):
+            output = await _drive(run, recorder, leg, token)
+    except RunCancelled:
+        return await _end(run, recorder, leg, RunStatus.CANCELLED, error_code="cancelled", error="Cancelled.")
+    except CostLimitExceeded as error:
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="usage_limit", error=str(error))
+    except UsageLimitExceeded as error:
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="usage_limit", error=_limit_message(error))
+    except TimeoutError:
+        message = f"The run took longer than AGENTS__RUN_TIMEOUT ({settings.AGENTS['RUN_TIMEOUT']:g} s)."
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="timeout", error=message)
+    except ModelAPIError as error:
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="provider_error", error=_provider(error))
+    except UnexpectedModelBehavior as error:
+        message = f"The model answered in a way the agent could not use: {error.message}"
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="model_behavior", error=message)
+    except ServiceError as error:  # the model is not configured, a toolset's own error
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code=error.code, error=error.message)
+    except Exception as error:
+        logger.exception("agents: run %s failed", run.pk)
+        message = f"The run failed: {type(error).__name__}: {error}"[:2000]
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="internal_error", error=message)
+    finally:
+        watcher.cancel()
+    if isinstance(output, DeferredToolRequests):
+        return await _pause(run, recorder, leg, output)
+    return await _end(run, recorder, leg, RunStatus.SUCCEEDED, output=output)
+
+
+def _claim(run_id: int) -> AgentRun | None:
+    """queued → running, under the row's lock. A run left running by a worker that died (at-least-once delivery
+    brings its task back) is taken again once it is older than the run timeout."""
+    stale = timezone.now() - timedelta(seconds=settings.AGENTS["RUN_TIMEOUT"] * 1.5 + 60)
+    with transaction.atomic():
+        run = AgentRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return None
+        lost = run.status == RunStatus.RUNNING and run.claimed_at is not None and run.claimed_at < stale
+        if run.status != RunStatus.QUEUED and not lost:
+            return None
+        now = timezone.now()
+        run.status = RunStatus.RUNNING
+        run.started_at = run.started_at or now
+        run.claimed_at = now
+        run.save(update_fields=["status", "started_at", "claimed_at"])
+    return AgentRun.objects.select_related("agent", "owner", "conversation").get(pk=run_id)
+
+
+async def _watch_cancel(run_id: int, token: CancellationToken) -> None:
+    while True:
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+        if await AgentRun.objects.filter(pk=run_id, cancel_requested=True).aexists():
+            token.cancel()
+            return
+
+
+def build_agent(definition: AgentDefinition, model: Any) -> tuple[Agent[AgentDeps, Any], dict[str, str]]:
+    """The definition as a pydantic-ai agent, with each of its toolsets behind the audit wrapper, and which toolset
+    each tool belongs to."""
+    specs = available_toolsets()
+    toolsets: list[AbstractToolset[AgentDeps]] = []
+    toolset_of: dict[str, str] = {}
+    for name in definition.toolsets:
+        spec = specs.get(name)
+        if spec is None:  # a toolset whose app was switched off since: the agent runs without it
+            logger.warning("agents: %s names toolset %r, which is not available", definition.name, name)
+            continue
+        toolset = spec.build()
+        toolset_of.update(dict.fromkeys(getattr(toolset, "tools", {}), name))
+        toolsets.append(AuditedToolset(wrapped=toolset, toolset_name=name))
+    # StructuredDict writes into the schema it is given: the definition's own stays as it was.
+    schema = copy.deepcopy(definition.output_schema)
+    answer: Any = StructuredDict(schema, name="answer") if schema else str
+    agent = Agent(
+        model,
+        deps_type=AgentDeps,
+        instructions=definition.instructions,
+        toolsets=toolsets,
+        output_type=[answer, DeferredToolRequests],
+        name=definition.name,
+    )
+    return agent, toolset_of
+
+
+def _inputs(run: AgentRun) -> tuple[str | None, list[ModelMessage] | None, DeferredToolResults | None]:
+    """The prompt, the history and the staff's decisions for this stretch: a paused run resumes from its own
+    messages with the decisions; a new one starts from its input after the conversation's history."""
+    if run.messages:
+        decisions = DeferredToolResults()
+        with transaction.atomic():
+            for call in ToolCall.objects.select_for_update().filter(run=run, status=ToolCallStatus.AWAITING_APPROVAL):
+                if call.decision == Decision.APPROVED:
+                    decisions.approvals[call.tool_call_id] = True
+                else:
+                    reason = f": {call.decision_note}" if call.decision_note else ""
+                    decisions.approvals[call.tool_call_id] = ToolDenied(f"A staff member denied this call{reason}.")
+                    call.status = ToolCallStatus.DENIED
+                    call.finished_at = timezone.now()
+                    call.save(update_fields=["status", "finished_at"])
+        return None, ModelMessagesTypeAdapter.validate_python(run.messages), decisions
+    previous = last_history_run(conversation=run.conversation, before=run)
+    if previous is None:
+        return run.input, None, None
+    history = ModelMessagesTypeAdapter.validate_python(previous.messages)
+    return run.input, _last_runs(history, settings.AGENTS["HISTORY_RUNS"]), None
+
+
+def _last_runs(messages: list[ModelMessage], keep: int) -> list[ModelMessage] | None:
+    """The messages of the last `keep` pydantic-ai runs (each message carries its run's id)."""
+    run_ids: list[str] = []
+    for message in messages:
+        if message.run_id and message.run_id not in run_ids:
+            run_ids.append(message.run_id)
+    kept = set(run_ids[-keep:]) if keep else set()
+    trimmed = [message for message in messages if message.run_id in kept]
+    return trimmed or None
+
+
+async def _drive(run: AgentRun, recorder: EventRecorder, leg: _Leg, token: CancellationToken) -> Any:
+    definition = run.agent
+    model = agent_model(definition.model)
+    run.model_name = model.model_name
+    await run.asave(update_fields=["model_name"])
+    agent, leg.toolset_of = build_agent(definition, model)
+    prompt, history, decisions = await sync_to_async(_inputs)(run)
+    limits = UsageLimits(
+        request_limit=definition.request_limit,
+        tool_calls_limit=definition.tool_calls_limit,
+        total_tokens_limit=definition.total_tokens_limit,
+    )
+    usage = RunUsage(
+        input_tokens=run.input_tokens,
+        output_tokens=run.output_tokens,
+        requests=run.requests,
+        tool_calls=run.tool_calls_count,
+    )
+    deps = AgentDeps(user=run.owner, run_id=run.pk, agent_name=definition.name)
+    async with agent.iter(
+        prompt,
+        message_history=history,
+        deferred_tool_results=decisions,
+        deps=deps,
+        usage_limits=limits,
+        usage=usage,
+        cancellation_token=token,
+    ) as agent_run:
+        leg.agent_run = agent_run
+        async for node in agent_run:
+            if Agent.is_model_request_node(node):
+                started = time.perf_counter()
+                try:
+                    async with node.stream(agent_run.ctx) as stream:
+                        async for event in stream:
+                            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                                await recorder.text(event.part.content)
+                            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                                await recorder.text(event.delta.content_delta)
+                except ModelAPIError as error:
+                    await _record_request(definition, model.model_name, None, started, _provider(error))
+                    raise
+                await recorder.flush_text()
+                response = _last_response(agent_run.all_messages())
+                await _record_request(definition, model.model_name, response, started)
+                _price(leg, agent_run.all_messages(), definition)
+                await _save_usage(run, agent_run.usage, leg)
+            elif Agent.is_call_tools_node(node):
+                async with node.stream(agent_run.ctx) as stream:
+                    async for event in stream:
+                        if isinstance(event, FunctionToolCallEvent):
+                            await recorder.emit(
+                                "tool_call",
+                                {
+                                    "id": event.part.tool_call_id,
+                                    "tool": event.part.tool_name,
+                                    "arguments": to_jsonable_python(_arguments(event.part.args), fallback=str),
+                                },
+                            )
+                        elif isinstance(event, FunctionToolResultEvent):
+                            await recorder.emit("tool_result", _result_event(event))
+                await _save_usage(run, agent_run.usage, leg)
+        assert agent_run.result is not None
+        return agent_run.result.output
+
+
+def _arguments(args: Any) -> Any:
+    if isinstance(args, str):
+        try:
+            return json.loads(args)
+        except ValueError:
+            return args
+    return args
+
+
+def _result_event(event: FunctionToolResultEvent) -> dict[str, Any]:
+    part = event.part
+    data: dict[str, Any] = {"id": part.tool_call_id, "tool": part.tool_name}
+    if isinstance(part, ToolReturnPart):
+        outcome = getattr(part, "outcome", "success")
+        data["outcome"] = outcome if outcome in ("denied", "failed") else "success"
+        data["content"] = _excerpt(stored_result(part.content))
+    else:  # a retry prompt: the tool refused the arguments, and the model is told why
+        data["outcome"] = "retry"
+        data["content"] = _excerpt(to_jsonable_python(part.content, fallback=str))
+    return data
+
+
+def _excerpt(value: Any) -> Any:
+    text = value if isinstance(value, str) else None
+    if text is not None and len(text) > EVENT_RESULT_CHARS:
+        return text[:EVENT_RESULT_CHARS] + "…"
+    return value
+
+
+def _last_response(messages: list[ModelMessage]) -> ModelResponse | None:
+    for message in reversed(messages):
+        if isinstance(message, ModelResponse):
+            return message
+    return None
+
+
+def _price(leg: _Leg, messages: list[ModelMessage], definition: AgentDefinition) -> None:
+    """Add the cost of the responses not priced yet; over the agent's cost limit, the run stops."""
+    responses = [message for message in messages if isinstance(message, ModelResponse)]
+    for response in responses[leg.responses_priced :]:
+        cost = request_cost(response.usage.input_tokens, response.usage.output_tokens, response.usage.cost)
+        if cost is not None:
+            leg.cost = (leg.cost or Decimal(0)) + cost
+    leg.responses_priced = len(responses)
+    if definition.cost_limit is not None and leg.cost is not None and leg.cost > definition.cost_limit:
+        raise CostLimitExceeded(
+            f"The run cost ${leg.cost:.6f}, over the agent's cost limit of ${definition.cost_limit}."
+        )
+
+
+async def _record_request(
+    definition: AgentDefinition, model_name: str, response: ModelResponse | None, started: float, error: str = ""
+) -> None:
+    usage = None
+    if response is not None:
+        usage = Usage(
+            input_tokens=response.usage.input_tokens,
+            output_tokens=response.usage.output_tokens,
+            cost=request_cost(response.usage.input_tokens, response.usage.output_tokens, response.usage.cost),
+        )
+    await sync_to_async(record_call)(
+        provider=agent_provider_label(),
+        model=model_name,
+        operation=Operation.STREAM,
+        purpose=f"agent:{definition.name}",
+        usage=usage,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+        error=error,
+    )
+
+
+async def _save_usage(run: AgentRun, usage: RunUsage, leg: _Leg) -> None:
+    """Progress a poller can see while the run goes on."""
+    run.input_tokens = usage.input_tokens
+    run.output_tokens = usage.output_tokens
+    run.requests = usage.requests
+    run.tool_calls_count = usage.tool_calls
+    run.cost = leg.cost
+    await run.asave(update_fields=["input_tokens", "output_tokens", "requests", "tool_calls_count", "cost"])
+
+
+def _messages_json(leg: _Leg) -> list[Any] | None:
+    if leg.agent_run is None:
+        return None
+    messages: list[Any] = ModelMessagesTypeAdapter.dump_python(leg.agent_run.all_messages(), mode="json")
+    return messages
+
+
+async def _pause(run: AgentRun, recorder: EventRecorder, leg: _Leg, requests: DeferredToolRequests) -> str:
+    """The run stops for staff decisions: each call that needs one is recorded, and announced."""
+    calls = []
+    for part in requests.approvals:
+        arguments = to_jsonable_python(part.args_as_dict(), fallback=str)
+        call, _ = await ToolCall.objects.aupdate_or_create(
+            run=run,
+            tool_call_id=part.tool_call_id,
+            defaults={
+                "toolset": leg.toolset_of.get(part.tool_name, ""),
+                "tool": part.tool_name,
+                "arguments": arguments,
+                "status": ToolCallStatus.AWAITING_APPROVAL,
+                "requires_approval": True,
+            },
+        )
+        calls.append(call)
+    run.messages = _messages_json(leg) or []
+    await _stop(run, leg, RunStatus.WAITING_FOR_APPROVAL)
+    for call in calls:
+        await recorder.emit(
+            "approval_request",
+            {"tool_call": call.pk, "id": call.tool_call_id, "tool": call.tool, "arguments": call.arguments},
+        )
+    await recorder.emit("status", {"status": RunStatus.WAITING_FOR_APPROVAL})
+    return f"waiting for approval of {len(calls)} tool call(s)"
+
+
+async def _end(
+    run: AgentRun,
+    recorder: EventRecorder,
+    leg: _Leg,
+    status: RunStatus,
+    *,
+    output: Any = None,
+    error_code: str = "",
+    error: str = "",
+) -> str:
+    await recorder.flush_text()
+    messages = _messages_json(leg)
+    if messages is not None:
+        run.messages = messages
+    run.output = to_jsonable_python(output, fallback=str) if output is not None else None
+    run.error_code = error_code
+    run.error = error
+    await _stop(run, leg, status, finished=True)
+    if status == RunStatus.SUCCEEDED:
+        await recorder.emit("result", {"output": run.output, "usage": usage_data(run)})
+    elif error:
+        await recorder.emit("error", {"code": error_code, "message": error})
+    await recorder.emit("status", {"status": status})
+    return f"{status}: {error}" if error else str(status)
+
+
+async def _stop(run: AgentRun, leg: _Leg, status: RunStatus, *, finished: bool = False) -> None:
+    if leg.agent_run is not None:
+        usage = leg.agent_run.usage
+        run.input_tokens, run.output_tokens = usage.input_tokens, usage.output_tokens
+        run.requests, run.tool_calls_count = usage.requests, usage.tool_calls
+    run.cost = leg.cost
+    run.status = status
+    run.duration_ms += max(0, round((time.perf_counter() - leg.started) * 1000))
+    if finished:
+        run.finished_at = timezone.now()
+    await run.asave()
+
+
+def usage_data(run: AgentRun) -> dict[str, Any]:
+    return {
+        "input_tokens": run.input_tokens,
+        "output_tokens": run.output_tokens,
+        "requests": run.requests,
+        "tool_calls": run.tool_calls_count,
+        "cost": str(run.cost) if run.cost is not None else None,
+        "duration_ms": run.duration_ms,
+    }
+
+
+def _limit_message(error: UsageLimitExceeded) -> str:
+    text = str(error)
+    # pydantic-ai's own wording names its parameter and links its docs; the agent's limit is what an admin sets.
+    for name, label in (
+        ("request_limit", "requests"),
+        ("tool_calls_limit", "tool calls"),
+        ("total_tokens_limit", "tokens"),
+    ):
+        if name in text:
+            return f"The run reached its agent's limit on {label}: {text.split('.')[0]}."
+    return f"The run reached a usage limit: {text.split('.')[0]}."
+
+
+def _provider(error: ModelAPIError) -> str:
+    """The provider's failure in words: which provider, the status, its message; never the key."""
+    label = agent_provider_label()
+    if isinstance(error, ModelHTTPError):
+        body = error.body
+        message = body.get("message") if isinstance(body, dict) else None
+        detail = f": {str(message)[:300]}" if message else ""
+        return f"{label} answered {error.status_code} for {error.model_name}{detail}"
+    return f"{label} could not be used: {error.message}"[:2000]
