@@ -22,35 +22,19 @@ The benchmark is not run in CI.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import secrets
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common import embedded_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 LIFTED = "1000000/second"
-
-
-@contextlib.contextmanager
-def embedded_database(data_dir: Path) -> Iterator[str]:
-    """A fresh database on the embedded PostgreSQL: its DATABASE_URL; dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    from cfg.db.embedded import EmbeddedPostgres
-
-    name = f"agents_bench_{secrets.token_hex(4)}"
-    socket_dir = EmbeddedPostgres(data_dir / "postgres").ensure_running(name)
-    try:
-        yield f"postgres://postgres@/{name}?host={socket_dir}"
-    finally:
-        with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def configure(database_url: str, data_dir: Path) -> None:
@@ -103,7 +87,7 @@ def main() -> int:
     sys.path.insert(0, str(BASE_DIR))
     os.chdir(BASE_DIR)
     data_dir = Path(args.data_dir).resolve()
-    with embedded_database(data_dir) as database_url:
+    with embedded_database(data_dir, "agents_bench") as database_url:
         configure(database_url, data_dir)
         import django
 
@@ -130,7 +114,7 @@ def measure(runs: int) -> None:
     from apps.agents import services
     from apps.agents.deps import AgentDeps
     from apps.agents.models import AgentDefinition, AgentRun, RunStatus
-    from apps.agents.toolsets import available_toolsets
+    from apps.agents.toolsets import toolset
     from apps.knowbase.models import Category
     from modules.llm.agent_model import agent_model
     from modules.llm.providers import forget_providers
@@ -160,7 +144,7 @@ def measure(runs: int) -> None:
                 agent_model(),
                 deps_type=AgentDeps,
                 instructions=definition.instructions,
-                toolsets=[available_toolsets()["database"].build()],
+                toolsets=[toolset("database")],
             )
 
             async def go() -> None:

@@ -54,6 +54,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import embedded_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
@@ -86,23 +88,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def embedded_database(data_dir: Path) -> Iterator[str]:
-    """A fresh database on the embedded PostgreSQL: its DATABASE_URL; dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    from cfg.db.embedded import EmbeddedPostgres
-
-    name = f"knowbase_bench_{secrets.token_hex(4)}"
-    socket_dir = EmbeddedPostgres(data_dir / "postgres").ensure_running(name)
-    try:
-        yield f"postgres://postgres@/{name}?host={socket_dir}"
-    finally:
-        with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def environment(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
@@ -638,7 +623,7 @@ def main() -> int:
     os.chdir(BASE_DIR)
     port = free_port()
 
-    with embedded_database(data_dir) as database_url:
+    with embedded_database(data_dir, "knowbase_bench") as database_url:
         env = environment(database_url, data_dir, port)
         os.environ.update(env)
         os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"

@@ -5,9 +5,7 @@ resumes in that request (the immediate task backend) and its page says it succee
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,10 +15,10 @@ from playwright.sync_api import Page
 
 from apps.agents import services
 from apps.agents.models import AgentDefinition, AgentRun, Decision, RunStatus, ToolCall, ToolCallStatus
+from apps.agents.tests import conftest as agents_fixtures
 from apps.knowbase.models import Document
 from apps.knowbase.tests.factories import document_create, user_create
-from modules.llm.providers import forget_providers
-from modules.llm.testing import OpenAIStandIn, openai_stand_in, stand_in_settings
+from modules.llm.testing import OpenAIStandIn
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +28,8 @@ def _originals_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(Document._meta.get_field("original"), "storage", storage)
 
 
-@pytest.fixture
-def chat(settings: Any) -> Iterator[OpenAIStandIn]:
-    """The chat model: the local OpenAI stand-in (the live server's threads read the same settings)."""
-    with openai_stand_in() as stand_in:
-        settings.LLM = stand_in_settings(stand_in, embedding_provider="builtin", max_retries=0)
-        forget_providers()
-        yield stand_in
-    forget_providers()
+# The agents tests' chat model: the local OpenAI stand-in (the live server's threads read the same settings).
+chat = agents_fixtures.chat
 
 
 def paused_run(chat: OpenAIStandIn) -> AgentRun:

@@ -6,36 +6,20 @@ import hashlib
 import ipaddress
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import BaseCache, caches
-from django_redis.exceptions import ConnectionInterrupted
-from redis.exceptions import RedisError
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 
 from apps.accounts.exceptions import ThrottleUnavailable
 from apps.accounts.identifiers import parse_identifier
 from cfg.client_ip import client_ip
-from cfg.settings.cache import THROTTLE_CACHE
+from modules.api.throttles import SettingsRateThrottle
 
 
-class AccountsThrottle(SimpleRateThrottle):
+class AccountsThrottle(SettingsRateThrottle):
     """Counts in the throttle cache and fails closed: when it cannot count, the request is refused with a 503
     (failing open would allow unlimited code requests and guesses while Redis is down)."""
 
-    @property
-    def cache(self) -> BaseCache:  # type: ignore[override]  # DRF declares a plain attribute: the default cache
-        return caches[THROTTLE_CACHE]
-
-    def get_rate(self) -> str | None:
-        rate: str | None = settings.ACCOUNTS["THROTTLE_RATES"][self.scope]
-        return rate
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        try:
-            return super().allow_request(request, view)
-        except (ConnectionInterrupted, RedisError) as error:
-            raise ThrottleUnavailable() from error
+    rates_setting = "ACCOUNTS"
+    unavailable = ThrottleUnavailable
 
 
 class IdentifierThrottle(AccountsThrottle):

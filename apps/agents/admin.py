@@ -8,19 +8,25 @@ after the decision already tells how the run ended."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from pydantic import TypeAdapter, ValidationError
 from pydantic_ai import StructuredDict
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
@@ -57,9 +63,17 @@ CALL_LABELS = {
     ToolCallStatus.FAILED: "danger",
     ToolCallStatus.DENIED: "danger",
 }
+# How deeply objects and lists may nest in an output schema: far more than an answer needs, far less than what
+# makes Python's JSON parser or pydantic's schema generation run out of stack (a 500).
+MAX_SCHEMA_DEPTH = 64
+TOO_DEEP = f"The schema nests objects and lists more than {MAX_SCHEMA_DEPTH} levels deep: make it flatter."
+# The only $refs pydantic resolves: into the schema's own "$defs".
+REF_PREFIX = "#/$defs/"
 JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "array", "object", "null"})
 # A message part longer than this is shown cut short on a run's page (the run keeps all of it).
 PART_CHARS = 4000
+# An id in an admin URL longer than this is no row's (a bigint has 19 digits): no query for it.
+MAX_ID_DIGITS = 19
 # Arguments and results in lists: one line each.
 CELL_CHARS = 120
 
@@ -69,19 +83,98 @@ CELL_CHARS = 120
 
 def schema_problem(schema: Any) -> str | None:
     """Why `schema` cannot be an agent's output schema, or None: it must be a JSON schema of an object whose parts
-    are schemas with JSON types, and pydantic-ai's StructuredDict must take it (the engine builds the answer's type
-    with it on every run)."""
+    are schemas with JSON types, whose text the database can store, whose `$ref`s point into its own `$defs`, and
+    that pydantic-ai takes: the answer's type is built here exactly as the engine builds it on every run, and its
+    JSON schema generated (which resolves every `$ref`), so that a schema which would break every run is refused
+    here rather than saved."""
     if not isinstance(schema, dict):
         return "Give a JSON object ({…}): a JSON schema of the answer, not a list, a string or a number."
     if schema.get("type") != "object":
         return 'The answer must be an object: give the schema "type": "object" and its "properties".'
-    problem = _subschema_problem(schema, "the schema")
+    if _depth(schema) > MAX_SCHEMA_DEPTH:
+        return TOO_DEEP
+    problem = _unstorable_text(schema) or _subschema_problem(schema, "the schema") or _reference_problem(schema)
     if problem:
         return problem
+    return _build_problem(schema)
+
+
+def _build_problem(schema: dict[str, Any]) -> str | None:
+    """What goes wrong when the engine's answer type is built from `schema` and used, or None."""
     try:
-        StructuredDict(copy.deepcopy(schema), name="answer")  # it writes into the schema it is given
-    except Exception as error:  # pydantic-ai's UserError, or pydantic's on a schema it cannot read
+        answer = StructuredDict(copy.deepcopy(schema), name="answer")  # it writes into the schema it is given
+        adapter: TypeAdapter[Any] = TypeAdapter(answer)
+        adapter.json_schema()  # what the model is sent: every $ref resolved
+        with contextlib.suppress(ValidationError):  # an empty answer may well be invalid: only what breaks matters
+            adapter.validate_python({})
+    except KeyError as error:  # a $ref to a definition that is not there
+        return f"pydantic-ai cannot use this schema: it refers to {error.args[0]!r}, which it does not define."
+    except Exception as error:  # pydantic-ai's UserError (recursive $refs), or pydantic's on a schema it cannot read
         return f"pydantic-ai cannot use this schema: {error}"
+    return None
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and lists nest in `value` (a scalar: 0)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth + 1)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _unstorable_text(schema: Any) -> str | None:
+    """Text the database cannot store, anywhere in the schema (a property's name included): PostgreSQL's jsonb
+    refuses the NUL character (U+0000), and UTF-8 has no lone surrogates (a "\\ud800" escape)."""
+    pending: list[Any] = [schema]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return f"{json.dumps(value)[:60]} holds the NUL character (\\u0000), which the database cannot store."
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return f"{json.dumps(value)[:60]} holds a lone surrogate (\\ud800…\\udfff), which is not text."
+    return None
+
+
+def _reference_problem(schema: dict[str, Any]) -> str | None:
+    """A `$ref` that pydantic cannot resolve: it resolves "#/$defs/<name>" into the schema's own "$defs" only (no
+    other path, no other document: nothing is ever fetched)."""
+    definitions = schema.get("$defs")
+    if definitions is not None and not isinstance(definitions, dict):
+        return '"$defs" must be an object: each definition\'s name and its schema.'
+    pending: list[Any] = [schema]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+            continue
+        if not isinstance(value, dict):
+            continue
+        pending.extend(value.values())
+        if "$ref" not in value or isinstance(value["$ref"], dict):  # a dict: a property named "$ref"
+            continue
+        target = value["$ref"]
+        name = target.removeprefix(REF_PREFIX) if isinstance(target, str) else ""
+        if not isinstance(target, str) or not target.startswith(REF_PREFIX) or "/" in name:
+            return (
+                f"The $ref {json.dumps(target)[:60]} is not one pydantic-ai can follow: refer to a definition of the "
+                f'schema\'s "$defs" as "{REF_PREFIX}<name>".'
+            )
+        if name not in (definitions or {}):
+            return f'The $ref {json.dumps(target)[:60]} points to nothing: the schema\'s "$defs" has no {name!r}.'
     return None
 
 
@@ -117,6 +210,33 @@ def _subschema_problem(schema: Any, where: str) -> str | None:
     return None
 
 
+class SchemaJSONField(forms.JSONField):
+    """The output schema's field, which answers a form error rather than a 500 to JSON that Python reads but cannot
+    handle: nested past the parser's recursion limit (refused, and shown again as sent), or holding a "\\ud800"
+    escape, a lone surrogate that UTF-8 cannot encode (the page saying so would fail: shown with ASCII escapes)."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError as error:  # Python's JSON parser gives up past a thousand levels or so
+            raise forms.ValidationError(TOO_DEEP) from error
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:  # shown again as it was sent
+            return forms.fields.InvalidJSONInput(data)
+
+    def prepare_value(self, value: Any) -> Any:
+        text = super().prepare_value(value)
+        if isinstance(text, str) and not isinstance(value, forms.fields.InvalidJSONInput):
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                return json.dumps(value, cls=self.encoder)
+        return text
+
+
 class AgentDefinitionForm(forms.ModelForm):
     toolsets = forms.MultipleChoiceField(
         choices=toolset_choices,
@@ -142,6 +262,13 @@ class AgentDefinitionForm(forms.ModelForm):
             "cost_limit",
             "access",
             "groups",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        shown = self.fields["output_schema"]
+        self.fields["output_schema"] = SchemaJSONField(
+            required=False, label=shown.label, help_text=shown.help_text, widget=shown.widget
         )
 
     def clean_toolsets(self) -> list[str]:
@@ -170,8 +297,21 @@ class AgentDefinitionForm(forms.ModelForm):
         return cleaned
 
 
+class RunsCountAdmin(ModelAdmin):
+    """A list with each row's number of runs (its model's reverse relation `runs`), sortable by it."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        rows: QuerySet[Any] = super().get_queryset(request)
+        counted: QuerySet[Any] = rows.annotate(runs_total=Count("runs"))
+        return counted
+
+    @display(description="Runs", ordering="runs_total")
+    def runs_count(self, row: AgentDefinition | Conversation) -> int:
+        return int(getattr(row, "runs_total", 0))
+
+
 @admin.register(AgentDefinition)
-class AgentDefinitionAdmin(ModelAdmin):
+class AgentDefinitionAdmin(RunsCountAdmin):
     form = AgentDefinitionForm
     list_display = ("name", "is_active", "access", "toolsets_display", "runs_count", "updated_at")
     list_filter = ("is_active", "access")
@@ -183,10 +323,6 @@ class AgentDefinitionAdmin(ModelAdmin):
         ("Limits per run", {"fields": ("request_limit", "tool_calls_limit", "total_tokens_limit", "cost_limit")}),
         ("Who may run it", {"fields": ("access", "groups")}),
     )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[AgentDefinition]:
-        agents: QuerySet[AgentDefinition] = super().get_queryset(request)
-        return agents.annotate(runs_total=Count("runs"))
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """A new agent starts with the configured default limits (AGENTS__DEFAULT_*)."""
@@ -204,10 +340,6 @@ class AgentDefinitionAdmin(ModelAdmin):
         specs = available_toolsets()
         names = [specs[name].label if name in specs else f"{name} (unavailable)" for name in agent.toolsets or []]
         return ", ".join(names) or "—"
-
-    @display(description="Runs", ordering="runs_total")
-    def runs_count(self, agent: AgentDefinition) -> int:
-        return int(getattr(agent, "runs_total", 0))
 
 
 # --- Conversations and runs -----------------------------------------------------------------------------------------
@@ -244,14 +376,63 @@ def _run_link(run_id: int) -> SafeString:
     )
 
 
-class RunInline(TabularInline):
-    model = AgentRun
-    fields = ("created_at", "status", "input", "output_excerpt", "tokens")
-    readonly_fields = fields
+def fieldset_fields(fieldsets: Iterable[tuple[str | None, dict[str, Any]]]) -> tuple[str, ...]:
+    """Every field the fieldsets show, in their order: a record's page shows them all read-only."""
+    return tuple(name for _, options in fieldsets for name in options["fields"])
+
+
+def status_columns(labels: dict[Any, str]) -> tuple[Callable[..., tuple[str, str]], Callable[..., str]]:
+    """A run's or a tool call's status as two columns: a label coloured by `labels` (lists) and plain text (its
+    page)."""
+
+    @display(description="Status", ordering="status", label=labels)
+    def status_label(self: Any, record: AgentRun | ToolCall) -> tuple[str, str]:
+        return record.status, record.get_status_display()
+
+    @display(description="Status")
+    def status_text(self: Any, record: AgentRun | ToolCall) -> str:
+        return str(record.get_status_display())
+
+    return status_label, status_text
+
+
+class ToolCallColumns:
+    """The columns of a tool call that the tool calls' pages, a run's inline and the approval queue share."""
+
+    @display(description="Run")
+    def run_display(self, call: ToolCall) -> SafeString:
+        return _run_link(call.run_id)
+
+    @display(description="Agent")
+    def agent_display(self, call: ToolCall) -> str:
+        return str(call.run.agent)
+
+    @display(description="For")
+    def owner_display(self, call: ToolCall) -> str:
+        return str(call.run.owner)
+
+    @display(description="Arguments")
+    def arguments_excerpt(self, call: ToolCall) -> str:
+        return _short(call.arguments)
+
+    @display(description="Arguments")
+    def arguments_display(self, call: ToolCall) -> SafeString:
+        return _pre(call.arguments)
+
+
+class RecordInline(TabularInline):
+    """A page's records listed read-only, each linking to its own page."""
+
     extra = 0
     max_num = 0
     can_delete = False
     show_change_link = True
+
+
+class RunInline(RecordInline):
+    model = AgentRun
+    fields = ("created_at", "status", "input", "output_excerpt", "tokens")
+    readonly_fields = fields
     ordering = ("created_at", "id")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AgentRun]:
@@ -268,7 +449,7 @@ class RunInline(TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class ConversationAdmin(ReadOnlyAdminMixin, RunsCountAdmin):
     list_display = ("__str__", "owner", "agent", "runs_count", "updated_at")
     list_filter = ("agent",)
     search_fields = ("title", "owner__email")
@@ -278,27 +459,11 @@ class ConversationAdmin(ReadOnlyAdminMixin, ModelAdmin):
     readonly_fields = fields
     inlines = (RunInline,)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        conversations: QuerySet[Conversation] = super().get_queryset(request)
-        return conversations.annotate(runs_total=Count("runs"))
 
-    @display(description="Runs", ordering="runs_total")
-    def runs_count(self, conversation: Conversation) -> int:
-        return int(getattr(conversation, "runs_total", 0))
-
-
-class ToolCallInline(TabularInline):
+class ToolCallInline(ToolCallColumns, RecordInline):
     model = ToolCall
     fields = ("tool", "status", "decision", "arguments_excerpt", "result_excerpt", "duration_ms")
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-    @display(description="Arguments")
-    def arguments_excerpt(self, call: ToolCall) -> str:
-        return _short(call.arguments)
 
     @display(description="Result")
     def result_excerpt(self, call: ToolCall) -> str:
@@ -309,45 +474,13 @@ class CancelForm(BaseDialogForm):
     """The confirmation of a run's cancellation (a POST, with its CSRF token)."""
 
 
-RUN_FIELDS = (
-    "status_text",
-    "agent",
-    "owner",
-    "conversation_link",
-    "input",
-    "output_display",
-    "error_code",
-    "error",
-    "model_name",
-    "input_tokens",
-    "output_tokens",
-    "requests",
-    "tool_calls_count",
-    "cost_display",
-    "duration_display",
-    "cancel_requested",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "messages_display",
-)
+# What a run used: columns of the list of runs, and fields of a run's page.
+RUN_USAGE = ("input_tokens", "output_tokens", "requests", "tool_calls_count", "cost_display", "duration_display")
 
 
 @admin.register(AgentRun)
 class AgentRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = (
-        "run_display",
-        "status_label",
-        "agent",
-        "owner",
-        "input_tokens",
-        "output_tokens",
-        "requests",
-        "tool_calls_count",
-        "cost_display",
-        "duration_display",
-        "created_at",
-    )
+    list_display = ("run_display", "status_label", "agent", "owner", *RUN_USAGE, "created_at")
     list_display_links = ("run_display",)
     list_filter = ("status", "agent")
     list_filter_submit = True
@@ -361,24 +494,11 @@ class AgentRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     fieldsets = (
         (None, {"fields": ("status_text", "agent", "owner", "conversation_link", "input", "output_display")}),
         ("Error", {"fields": ("error_code", "error")}),
-        (
-            "Usage",
-            {
-                "fields": (
-                    "model_name",
-                    "input_tokens",
-                    "output_tokens",
-                    "requests",
-                    "tool_calls_count",
-                    "cost_display",
-                    "duration_display",
-                )
-            },
-        ),
+        ("Usage", {"fields": ("model_name", *RUN_USAGE)}),
         ("Times", {"fields": ("cancel_requested", "created_at", "started_at", "finished_at")}),
         ("Messages", {"fields": ("messages_display",)}),
     )
-    readonly_fields = RUN_FIELDS
+    readonly_fields = fieldset_fields(fieldsets)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AgentRun]:
         runs: QuerySet[AgentRun] = super().get_queryset(request)
@@ -400,13 +520,7 @@ class AgentRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def run_display(self, run: AgentRun) -> str:
         return f"#{run.pk}: {_short(run.input, 60)}"
 
-    @display(description="Status", ordering="status", label=RUN_LABELS)
-    def status_label(self, run: AgentRun) -> tuple[str, str]:
-        return run.status, run.get_status_display()
-
-    @display(description="Status")
-    def status_text(self, run: AgentRun) -> str:
-        return str(run.get_status_display())
+    status_label, status_text = status_columns(RUN_LABELS)
 
     @display(description="Conversation")
     def conversation_link(self, run: AgentRun) -> SafeString:
@@ -448,7 +562,9 @@ class AgentRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         if ended:
             self.message_user(request, f"{ended} run(s) cancelled.", messages.SUCCESS)
         if stopping:
-            self.message_user(request, f"{stopping} running run(s) asked to stop (within a second).", messages.SUCCESS)
+            self.message_user(
+                request, f"{stopping} running run(s) asked to stop (at their next step).", messages.SUCCESS
+            )
         if finished:
             self.message_user(request, f"{finished} run(s) skipped: already finished.", messages.WARNING)
 
@@ -459,7 +575,7 @@ class AgentRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
         dialog={
             "title": "Cancel this run?",
             "description": "A queued or paused run ends at once (its pending tool calls are denied); a running one "
-            "stops within a second.",
+            "stops at its next step (a tool call already running finishes first).",
             "form_class": CancelForm,
             "form_submit_text": "Cancel the run",
         },
@@ -516,10 +632,9 @@ def _request_part(part: dict[str, Any]) -> tuple[str, str, str]:
     if kind == "user-prompt":
         return "User", "", _text(content)
     if kind == "tool-return":
-        return "Tool result", f"{part.get('tool_name', '')} · {part.get('tool_call_id', '')}", _text(content)
+        return "Tool result", _call_detail(part), _text(content)
     if kind == "retry-prompt":
-        tool = part.get("tool_name") or ""
-        return "Retry", f"{tool} · {part.get('tool_call_id', '')}" if tool else "", _text(content)
+        return "Retry", _call_detail(part) if part.get("tool_name") else "", _text(content)
     return str(kind or "Request"), "", _text(part)
 
 
@@ -533,11 +648,16 @@ def _response_part(part: dict[str, Any]) -> tuple[str, str, str]:
             try:
                 args = json.loads(args)
             except ValueError:
-                return "Tool call", f"{part.get('tool_name', '')} · {part.get('tool_call_id', '')}", args
-        return "Tool call", f"{part.get('tool_name', '')} · {part.get('tool_call_id', '')}", _text(args)
+                return "Tool call", _call_detail(part), args
+        return "Tool call", _call_detail(part), _text(args)
     if kind == "thinking":
         return "Thinking", "", _text(part.get("content"))
     return str(kind or "Response"), "", _text(part)
+
+
+def _call_detail(part: dict[str, Any]) -> str:
+    """Which call a message part is about: its tool and the call's id."""
+    return f"{part.get('tool_name', '')} · {part.get('tool_call_id', '')}"
 
 
 def _text(value: Any) -> str:
@@ -554,7 +674,7 @@ def _cut(text: str) -> str:
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class ToolCallAdmin(ToolCallColumns, ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "tool",
         "status_label",
@@ -577,58 +697,50 @@ class ToolCallAdmin(ReadOnlyAdminMixin, ModelAdmin):
         ("Approval", {"fields": ("requires_approval", "decision", "decided_by", "decided_at", "decision_note")}),
         ("Times", {"fields": ("created_at", "finished_at")}),
     )
-    readonly_fields = (
-        "tool",
-        "toolset",
-        "status_text",
-        "run_display",
-        "agent_display",
-        "owner_display",
-        "tool_call_id",
-        "arguments_display",
-        "result_display",
-        "error",
-        "duration_ms",
-        "requires_approval",
-        "decision",
-        "decided_by",
-        "decided_at",
-        "decision_note",
-        "created_at",
-        "finished_at",
-    )
+    readonly_fields = fieldset_fields(fieldsets)
 
-    @display(description="Status", ordering="status", label=CALL_LABELS)
-    def status_label(self, call: ToolCall) -> tuple[str, str]:
-        return call.status, call.get_status_display()
-
-    @display(description="Status")
-    def status_text(self, call: ToolCall) -> str:
-        return str(call.get_status_display())
+    status_label, status_text = status_columns(CALL_LABELS)
 
     @display(description="Run", ordering="run")
     def run_display(self, call: ToolCall) -> SafeString:
         return _run_link(call.run_id)
 
-    @display(description="Agent")
-    def agent_display(self, call: ToolCall) -> str:
-        return str(call.run.agent)
-
-    @display(description="For")
-    def owner_display(self, call: ToolCall) -> str:
-        return str(call.run.owner)
-
-    @display(description="Arguments")
-    def arguments_excerpt(self, call: ToolCall) -> str:
-        return _short(call.arguments)
-
-    @display(description="Arguments")
-    def arguments_display(self, call: ToolCall) -> SafeString:
-        return _pre(call.arguments)
-
     @display(description="Result")
     def result_display(self, call: ToolCall) -> SafeString:
         return _pre(call.result)
+
+
+def tool_call_named(object_id: Any, calls: QuerySet[ToolCall] | None = None) -> ToolCall | None:
+    """The tool call an admin URL names (its id, as the admin quotes it), or None: an id that is not a number
+    (".../abc/approve/") names none rather than reaching the database as a filter it cannot run."""
+    key = unquote(str(object_id)) if object_id is not None else ""
+    if not key.isdigit() or len(key) > MAX_ID_DIGITS:
+        return None
+    return (calls if calls is not None else ToolCall.objects.all()).filter(pk=int(key)).first()
+
+
+def existing_call_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An approve or deny action (unfold's `@action` view, whose attributes it keeps: permissions, dialog) for an
+    existing tool call only. Who may not decide is refused first, as before; then an id that names no call, or is
+    not a number, gets the admin's usual answer to an object that does not exist (a change page's): a message and a
+    redirect to the admin's index, never the dialog."""
+
+    @wraps(view)
+    def action_view(model_admin: PendingApprovalAdmin, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not model_admin.has_decide_permission(request):
+            raise PermissionDenied
+        object_id = kwargs.get("object_id", args[0] if args else None)
+        if tool_call_named(object_id) is None:
+            model_admin.message_user(
+                request,
+                gettext("%(name)s with ID \u201c%(key)s\u201d doesn\u2019t exist. Perhaps it was deleted?")
+                % {"name": model_admin.opts.verbose_name, "key": unquote(str(object_id))},
+                messages.WARNING,
+            )
+            return _back(request, reverse("admin:index", current_app=model_admin.admin_site.name))
+        return view(model_admin, request, *args, **kwargs)
+
+    return action_view
 
 
 class DecisionForm(BaseDialogForm):
@@ -643,7 +755,7 @@ class DecisionForm(BaseDialogForm):
     )
 
     def render_before_template(self) -> SafeString:
-        call = ToolCall.objects.select_related("run", "run__agent", "run__owner").filter(pk=self.object_id).first()
+        call = tool_call_named(self.object_id, ToolCall.objects.select_related("run", "run__agent", "run__owner"))
         if call is None:
             return format_html("{}", "")
         return format_html(
@@ -659,7 +771,7 @@ class DecisionForm(BaseDialogForm):
 
 
 @admin.register(PendingApproval)
-class PendingApprovalAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class PendingApprovalAdmin(ToolCallColumns, ReadOnlyAdminMixin, ModelAdmin):
     """The queue: calls waiting for a decision, oldest first. Deciding needs the change permission on tool calls."""
 
     list_display = ("tool", "arguments_excerpt", "agent_display", "owner_display", "run_display", "requested_at")
@@ -701,30 +813,11 @@ class PendingApprovalAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def has_decide_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return services.may_decide(request.user)
 
-    @display(description="Arguments")
-    def arguments_excerpt(self, call: ToolCall) -> str:
-        return _short(call.arguments)
-
-    @display(description="Arguments")
-    def arguments_display(self, call: ToolCall) -> SafeString:
-        return _pre(call.arguments)
-
-    @display(description="Agent")
-    def agent_display(self, call: ToolCall) -> str:
-        return str(call.run.agent)
-
-    @display(description="For")
-    def owner_display(self, call: ToolCall) -> str:
-        return str(call.run.owner)
-
-    @display(description="Run")
-    def run_display(self, call: ToolCall) -> SafeString:
-        return _run_link(call.run_id)
-
     @display(description="Requested at", ordering="created_at")
     def requested_at(self, call: ToolCall) -> Any:
         return call.created_at
 
+    @existing_call_only
     @action(
         description="Approve",
         icon="check_circle",
@@ -740,6 +833,7 @@ class PendingApprovalAdmin(ReadOnlyAdminMixin, ModelAdmin):
         self._decide(request, object_id, approve=True, note=form.cleaned_data["note"])
         return _back(request, reverse("admin:agents_pendingapproval_changelist"))
 
+    @existing_call_only
     @action(
         description="Deny",
         icon="block",
@@ -765,7 +859,7 @@ class PendingApprovalAdmin(ReadOnlyAdminMixin, ModelAdmin):
         self._decide_all(request, queryset, approve=False)
 
     def _decide(self, request: HttpRequest, object_id: str, *, approve: bool, note: str) -> None:
-        call = ToolCall.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        call = tool_call_named(object_id)
         if call is None:
             self.message_user(request, f"No tool call #{object_id}.", messages.ERROR)
             return

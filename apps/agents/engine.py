@@ -21,7 +21,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from pydantic_ai import (
     Agent,
@@ -48,13 +48,15 @@ from pydantic_ai.usage import RunUsage
 from pydantic_core import to_jsonable_python
 
 from apps.agents.audit import AuditedToolset, stored_result
-from apps.agents.deps import AgentDeps
+from apps.agents.deps import AgentDeps, ToolSpend
 from apps.agents.events import EventRecorder, next_seq
-from apps.agents.models import AgentDefinition, AgentRun, Decision, RunStatus, ToolCall, ToolCallStatus
+from apps.agents.models import AgentDefinition, AgentRun, Decision, RunEvent, RunStatus, ToolCall, ToolCallStatus
 from apps.agents.selectors import last_history_run
-from apps.agents.toolsets import available_toolsets
+from apps.agents.storable import storable, storable_text
+from apps.agents.toolsets import available_toolsets, toolset
 from modules.api.exceptions import ServiceError
-from modules.llm.agent_model import agent_model, agent_provider_label, request_cost
+from modules.llm.agent_model import agent_model, agent_provider_label, redact, request_cost
+from modules.llm.conf import LlmSettings
 from modules.llm.interface import Usage
 from modules.llm.models import Operation
 from modules.llm.usage import record_call
@@ -65,13 +67,22 @@ CANCEL_POLL_SECONDS = 0.25
 EVENT_RESULT_CHARS = 2000
 
 
-def run_execute(*, run_id: int) -> str:
-    """Run (or resume) one queued run to its end or its next pause. What the task reports back."""
-    return async_to_sync(_execute)(run_id)
+def run_execute(*, run_id: int, redelivered: bool = False) -> str:
+    """Run (or resume) one queued run to its end or its next pause. What the task reports back. `redelivered`: the
+    task's earlier attempt was lost with its worker, so a run it left running is taken over."""
+    return async_to_sync(_execute)(run_id, redelivered)
 
 
 class CostLimitExceeded(UsageLimitExceeded):
     """The run's cost went over its agent's cost limit."""
+
+
+class IncompleteResponse(Exception):
+    """The provider's streamed answer ended before the model said it had finished (a cut connection)."""
+
+
+class ReusedToolCallId(UnexpectedModelBehavior):
+    """The model asked for approval of a call under the id of an earlier call of the run."""
 
 
 @dataclass
@@ -85,13 +96,16 @@ class _Leg:
     responses_priced: int = 0
     agent_run: PydanticAgentRun[AgentDeps, Any] | None = None
     toolset_of: dict[str, str] = field(default_factory=dict)
+    call_args: dict[str, Any] = field(default_factory=dict)
+    spend: ToolSpend = field(default_factory=ToolSpend)
 
 
-async def _execute(run_id: int) -> str:
-    run = await sync_to_async(_claim)(run_id)
-    if run is None:
+async def _execute(run_id: int, redelivered: bool) -> str:
+    claimed = await sync_to_async(_claim)(run_id, redelivered)
+    if claimed is None:
         return "skipped: the run is not queued (finished, cancelled, or taken by another worker)"
-    recorder = EventRecorder(run.pk, await sync_to_async(next_seq)(run.pk))
+    run, first_seq = claimed
+    recorder = EventRecorder(run.pk, first_seq)
     await recorder.emit("status", {"status": RunStatus.RUNNING})
     leg = _Leg(run=run, base_cost=run.cost, cost=run.cost)
     token = CancellationToken()
@@ -110,39 +124,65 @@ async def _execute(run_id: int) -> str:
         return await _end(run, recorder, leg, RunStatus.FAILED, error_code="timeout", error=message)
     except ModelAPIError as error:
         return await _end(run, recorder, leg, RunStatus.FAILED, error_code="provider_error", error=_provider(error))
+    except IncompleteResponse:
+        message = (
+            f"{agent_provider_label()} stopped sending its answer before the model had finished (the stream was cut); "
+            "send the message again"
+        )
+        return await _end(run, recorder, leg, RunStatus.FAILED, error_code="provider_error", error=message)
     except UnexpectedModelBehavior as error:
         message = f"The model answered in a way the agent could not use: {error.message}"
         return await _end(run, recorder, leg, RunStatus.FAILED, error_code="model_behavior", error=message)
     except ServiceError as error:  # the model is not configured, a toolset's own error
         return await _end(run, recorder, leg, RunStatus.FAILED, error_code=error.code, error=error.message)
-    except Exception as error:
+    except Exception:
         logger.exception("agents: run %s failed", run.pk)
-        message = f"The run failed: {type(error).__name__}: {error}"[:2000]
+        # The details (a query, a path) are for the server's log, not for the user who sent the message.
+        message = (
+            f"The run failed because of an error on the server; its details are in the server's log (run {run.pk})."
+        )
         return await _end(run, recorder, leg, RunStatus.FAILED, error_code="internal_error", error=message)
     finally:
         watcher.cancel()
     if isinstance(output, DeferredToolRequests):
-        return await _pause(run, recorder, leg, output)
+        try:
+            return await sync_to_async(_pause)(run, recorder, leg, output)
+        except ReusedToolCallId as error:
+            message = f"The model answered in a way the agent could not use: {error.message}"
+            return await _end(run, recorder, leg, RunStatus.FAILED, error_code="model_behavior", error=message)
     return await _end(run, recorder, leg, RunStatus.SUCCEEDED, output=output)
 
 
-def _claim(run_id: int) -> AgentRun | None:
-    """queued → running, under the row's lock. A run left running by a worker that died (at-least-once delivery
-    brings its task back) is taken again once it is older than the run timeout."""
-    stale = timezone.now() - timedelta(seconds=settings.AGENTS["RUN_TIMEOUT"] * 1.5 + 60)
+def _claim(run_id: int, redelivered: bool) -> tuple[AgentRun, int] | None:
+    """queued → running, under the row's lock, and the seq its next event takes. A run left running is taken over
+    by a redelivered task (its first worker died: at-least-once delivery brought the task back) or once it is
+    stale (lost_before())."""
     with transaction.atomic():
-        run = AgentRun.objects.select_for_update().filter(pk=run_id).first()
+        run = (
+            AgentRun.objects.select_for_update(of=("self",))
+            .select_related("agent", "owner", "conversation")
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None:
             return None
-        lost = run.status == RunStatus.RUNNING and run.claimed_at is not None and run.claimed_at < stale
+        lost = run.status == RunStatus.RUNNING and (redelivered or is_lost(run))
         if run.status != RunStatus.QUEUED and not lost:
             return None
         now = timezone.now()
         run.status = RunStatus.RUNNING
         run.started_at = run.started_at or now
         run.claimed_at = now
-        run.save(update_fields=["status", "started_at", "claimed_at"])
-    return AgentRun.objects.select_related("agent", "owner", "conversation").get(pk=run_id)
+        run.model_name = run.agent.model or LlmSettings.current().chat_model
+        run.save(update_fields=["status", "started_at", "claimed_at", "model_name"])
+        return run, next_seq(run.pk)
+
+
+def is_lost(run: AgentRun) -> bool:
+    """A run marked running that no engine can still be running: an engine stops its run at AGENTS__RUN_TIMEOUT,
+    so a claim older than that (and a margin) was lost with its worker or server."""
+    stale = timezone.now() - timedelta(seconds=settings.AGENTS["RUN_TIMEOUT"] * 1.5 + 60)
+    return run.status == RunStatus.RUNNING and (run.claimed_at is None or run.claimed_at < stale)
 
 
 async def _watch_cancel(run_id: int, token: CancellationToken) -> None:
@@ -156,17 +196,15 @@ async def _watch_cancel(run_id: int, token: CancellationToken) -> None:
 def build_agent(definition: AgentDefinition, model: Any) -> tuple[Agent[AgentDeps, Any], dict[str, str]]:
     """The definition as a pydantic-ai agent, with each of its toolsets behind the audit wrapper, and which toolset
     each tool belongs to."""
-    specs = available_toolsets()
     toolsets: list[AbstractToolset[AgentDeps]] = []
     toolset_of: dict[str, str] = {}
     for name in definition.toolsets:
-        spec = specs.get(name)
-        if spec is None:  # a toolset whose app was switched off since: the agent runs without it
+        if name not in available_toolsets():  # a toolset whose app was switched off since: the agent runs without it
             logger.warning("agents: %s names toolset %r, which is not available", definition.name, name)
             continue
-        toolset = spec.build()
-        toolset_of.update(dict.fromkeys(getattr(toolset, "tools", {}), name))
-        toolsets.append(AuditedToolset(wrapped=toolset, toolset_name=name))
+        shared = toolset(name)
+        toolset_of.update(dict.fromkeys(getattr(shared, "tools", {}), name))
+        toolsets.append(AuditedToolset(wrapped=shared, toolset_name=name))
     # StructuredDict writes into the schema it is given: the definition's own stays as it was.
     schema = copy.deepcopy(definition.output_schema)
     answer: Any = StructuredDict(schema, name="answer") if schema else str
@@ -217,11 +255,9 @@ def _last_runs(messages: list[ModelMessage], keep: int) -> list[ModelMessage] | 
 
 async def _drive(run: AgentRun, recorder: EventRecorder, leg: _Leg, token: CancellationToken) -> Any:
     definition = run.agent
-    model = agent_model(definition.model)
-    run.model_name = model.model_name
-    await run.asave(update_fields=["model_name"])
-    agent, leg.toolset_of = build_agent(definition, model)
     prompt, history, decisions = await sync_to_async(_inputs)(run)
+    model = agent_model(definition.model)
+    agent, leg.toolset_of = build_agent(definition, model)
     limits = UsageLimits(
         request_limit=definition.request_limit,
         tool_calls_limit=definition.tool_calls_limit,
@@ -233,52 +269,84 @@ async def _drive(run: AgentRun, recorder: EventRecorder, leg: _Leg, token: Cance
         requests=run.requests,
         tool_calls=run.tool_calls_count,
     )
-    deps = AgentDeps(user=run.owner, run_id=run.pk, agent_name=definition.name)
-    async with agent.iter(
-        prompt,
-        message_history=history,
-        deferred_tool_results=decisions,
-        deps=deps,
-        usage_limits=limits,
-        usage=usage,
-        cancellation_token=token,
-    ) as agent_run:
-        leg.agent_run = agent_run
-        async for node in agent_run:
-            if Agent.is_model_request_node(node):
-                started = time.perf_counter()
-                try:
+    deps = AgentDeps(user=run.owner, run_id=run.pk, agent_name=definition.name, spend=leg.spend)
+    try:
+        async with agent.iter(
+            prompt,
+            message_history=history,
+            deferred_tool_results=decisions,
+            deps=deps,
+            usage_limits=limits,
+            usage=usage,
+            cancellation_token=token,
+        ) as agent_run:
+            leg.agent_run = agent_run
+            async for node in agent_run:
+                if Agent.is_model_request_node(node):
+                    started = time.perf_counter()
+                    try:
+                        async with node.stream(agent_run.ctx) as stream:
+                            async for event in stream:
+                                if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                                    await recorder.text(event.part.content)
+                                elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                                    await recorder.text(event.delta.content_delta)
+                    except ModelAPIError as error:
+                        await _record_request(definition, model.model_name, None, started, _provider(error))
+                        raise
+                    await recorder.flush_text()
+                    response = _last_response(agent_run.all_messages())
+                    # pydantic-ai reads a stream that ends without the provider's finish reason as "stop"; the
+                    # provider's own reason (or its absence) is kept in provider_details.
+                    if response is not None and "finish_reason" not in (response.provider_details or {}):
+                        raise IncompleteResponse()
+                    await _record_request(definition, model.model_name, response, started)
+                    _price(leg, agent_run.all_messages(), definition)
+                    await _save_usage(run, agent_run.usage, leg)
+                elif Agent.is_call_tools_node(node):
                     async with node.stream(agent_run.ctx) as stream:
                         async for event in stream:
-                            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-                                await recorder.text(event.part.content)
-                            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-                                await recorder.text(event.delta.content_delta)
-                except ModelAPIError as error:
-                    await _record_request(definition, model.model_name, None, started, _provider(error))
-                    raise
-                await recorder.flush_text()
-                response = _last_response(agent_run.all_messages())
-                await _record_request(definition, model.model_name, response, started)
-                _price(leg, agent_run.all_messages(), definition)
-                await _save_usage(run, agent_run.usage, leg)
-            elif Agent.is_call_tools_node(node):
-                async with node.stream(agent_run.ctx) as stream:
-                    async for event in stream:
-                        if isinstance(event, FunctionToolCallEvent):
-                            await recorder.emit(
-                                "tool_call",
-                                {
-                                    "id": event.part.tool_call_id,
-                                    "tool": event.part.tool_name,
-                                    "arguments": to_jsonable_python(_arguments(event.part.args), fallback=str),
-                                },
-                            )
-                        elif isinstance(event, FunctionToolResultEvent):
-                            await recorder.emit("tool_result", _result_event(event))
-                await _save_usage(run, agent_run.usage, leg)
-        assert agent_run.result is not None
-        return agent_run.result.output
+                            if isinstance(event, FunctionToolCallEvent):
+                                leg.call_args[event.part.tool_call_id] = event.part.args
+                                await recorder.emit(
+                                    "tool_call",
+                                    {
+                                        "id": event.part.tool_call_id,
+                                        "tool": event.part.tool_name,
+                                        "arguments": to_jsonable_python(_arguments(event.part.args), fallback=str),
+                                    },
+                                )
+                            elif isinstance(event, FunctionToolResultEvent):
+                                await recorder.emit("tool_result", _result_event(event))
+                                if event.part.tool_call_id not in deps.recorded_calls:
+                                    await _record_refused(run, leg, event)
+            assert agent_run.result is not None
+            return agent_run.result.output
+    finally:
+        await model.client.close()  # the run's connections, now rather than when collected
+
+
+async def _record_refused(run: AgentRun, leg: _Leg, event: FunctionToolResultEvent) -> None:
+    """A call that never reached its tool (its arguments were refused, the tool is unknown or no longer offered)
+    has no row from the audit wrapper: it gets one here, with what the model was told. An approved call that ends
+    so closes the row it paused on."""
+    part = event.part
+    error = storable_text(str(to_jsonable_python(part.content, fallback=str))[:5000])
+    call, created = await ToolCall.objects.aget_or_create(
+        run=run,
+        tool_call_id=part.tool_call_id,
+        defaults={
+            "toolset": leg.toolset_of.get(part.tool_name, ""),
+            "tool": part.tool_name[:200],
+            "arguments": storable(to_jsonable_python(_arguments(leg.call_args.get(part.tool_call_id)), fallback=str)),
+            "status": ToolCallStatus.FAILED,
+            "error": error,
+            "finished_at": timezone.now(),
+        },
+    )
+    if not created and call.status == ToolCallStatus.AWAITING_APPROVAL:
+        call.status, call.error, call.finished_at = ToolCallStatus.FAILED, error, timezone.now()
+        await call.asave(update_fields=["status", "error", "finished_at"])
 
 
 def _arguments(args: Any) -> Any:
@@ -294,8 +362,9 @@ def _result_event(event: FunctionToolResultEvent) -> dict[str, Any]:
     part = event.part
     data: dict[str, Any] = {"id": part.tool_call_id, "tool": part.tool_name}
     if isinstance(part, ToolReturnPart):
+        # pydantic-ai's outcomes: success, failed, denied, interrupted, and retried (the model was told to try again)
         outcome = getattr(part, "outcome", "success")
-        data["outcome"] = outcome if outcome in ("denied", "failed") else "success"
+        data["outcome"] = "retry" if outcome == "retried" else outcome
         data["content"] = _excerpt(stored_result(part.content))
     else:  # a retry prompt: the tool refused the arguments, and the model is told why
         data["outcome"] = "retry"
@@ -325,6 +394,10 @@ def _price(leg: _Leg, messages: list[ModelMessage], definition: AgentDefinition)
         if cost is not None:
             leg.cost = (leg.cost or Decimal(0)) + cost
     leg.responses_priced = len(responses)
+    spent = leg.spend.cost
+    if spent is not None:  # what tools spent on models of their own (counted once: the meter is emptied)
+        leg.cost = (leg.cost or Decimal(0)) + spent
+        leg.spend.cost = None
     if definition.cost_limit is not None and leg.cost is not None and leg.cost > definition.cost_limit:
         raise CostLimitExceeded(
             f"The run cost ${leg.cost:.6f}, over the agent's cost limit of ${definition.cost_limit}."
@@ -369,31 +442,42 @@ def _messages_json(leg: _Leg) -> list[Any] | None:
     return messages
 
 
-async def _pause(run: AgentRun, recorder: EventRecorder, leg: _Leg, requests: DeferredToolRequests) -> str:
-    """The run stops for staff decisions: each call that needs one is recorded, and announced."""
-    calls = []
-    for part in requests.approvals:
-        arguments = to_jsonable_python(part.args_as_dict(), fallback=str)
-        call, _ = await ToolCall.objects.aupdate_or_create(
-            run=run,
-            tool_call_id=part.tool_call_id,
-            defaults={
-                "toolset": leg.toolset_of.get(part.tool_name, ""),
-                "tool": part.tool_name,
-                "arguments": arguments,
-                "status": ToolCallStatus.AWAITING_APPROVAL,
-                "requires_approval": True,
-            },
-        )
-        calls.append(call)
-    run.messages = _messages_json(leg) or []
-    await _stop(run, leg, RunStatus.WAITING_FOR_APPROVAL)
-    for call in calls:
-        await recorder.emit(
-            "approval_request",
-            {"tool_call": call.pk, "id": call.tool_call_id, "tool": call.tool, "arguments": call.arguments},
-        )
-    await recorder.emit("status", {"status": RunStatus.WAITING_FOR_APPROVAL})
+def _approval_request(call: ToolCall) -> dict[str, Any]:
+    return {"tool_call": call.pk, "id": call.tool_call_id, "tool": call.tool, "arguments": call.arguments}
+
+
+def _pause(run: AgentRun, recorder: EventRecorder, leg: _Leg, requests: DeferredToolRequests) -> str:
+    """The run stops for staff decisions: each call that needs one is recorded and announced, and the run is marked
+    waiting, in one transaction under the run's lock, so that no decision can come between (deciding takes the
+    same lock and needs the run waiting)."""
+    messages = _messages_json(leg) or []
+    with transaction.atomic():
+        AgentRun.objects.select_for_update().filter(pk=run.pk).first()
+        calls = []
+        for part in requests.approvals:
+            if ToolCall.objects.filter(run=run, tool_call_id=part.tool_call_id).exists():
+                raise ReusedToolCallId(f"the model reused the id {part.tool_call_id!r} of an earlier tool call")
+            calls.append(
+                ToolCall.objects.create(
+                    run=run,
+                    tool_call_id=part.tool_call_id,
+                    toolset=leg.toolset_of.get(part.tool_name, ""),
+                    tool=part.tool_name,
+                    arguments=storable(to_jsonable_python(part.args_as_dict(), fallback=str)),
+                    status=ToolCallStatus.AWAITING_APPROVAL,
+                    requires_approval=True,
+                )
+            )
+        events = [
+            (
+                "approval_request",
+                {"tool_call": call.pk, "id": call.tool_call_id, "tool": call.tool, "arguments": call.arguments},
+            )
+            for call in calls
+        ]
+        RunEvent.objects.bulk_create(recorder.rows([*events, ("status", {"status": RunStatus.WAITING_FOR_APPROVAL})]))
+        run.messages = storable(messages)
+        _stop(run, leg, RunStatus.WAITING_FOR_APPROVAL)
     return f"waiting for approval of {len(calls)} tool call(s)"
 
 
@@ -407,23 +491,43 @@ async def _end(
     error_code: str = "",
     error: str = "",
 ) -> str:
+    """The run's outcome and its last events, written together."""
     await recorder.flush_text()
     messages = _messages_json(leg)
     if messages is not None:
-        run.messages = messages
-    run.output = to_jsonable_python(output, fallback=str) if output is not None else None
+        run.messages = storable(messages)
+    run.output = storable(to_jsonable_python(output, fallback=str)) if output is not None else None
     run.error_code = error_code
-    run.error = error
-    await _stop(run, leg, status, finished=True)
-    if status == RunStatus.SUCCEEDED:
-        await recorder.emit("result", {"output": run.output, "usage": usage_data(run)})
-    elif error:
-        await recorder.emit("error", {"code": error_code, "message": error})
-    await recorder.emit("status", {"status": status})
-    return f"{status}: {error}" if error else str(status)
+    run.error = storable_text(error)
+    try:
+        await sync_to_async(_finish)(run, recorder, leg, status)
+    except DatabaseError:
+        # The outcome could not be stored as it is: the run still ends, failed, so that its conversation is free.
+        logger.exception("agents: the outcome of run %s could not be stored", run.pk)
+        status, run.messages, run.output = RunStatus.FAILED, [], None
+        run.error_code = "internal_error"
+        run.error = f"The run's outcome could not be stored; the details are in the server's log (run {run.pk})."
+        await sync_to_async(_finish)(run, recorder, leg, status)
+    return f"{status}: {run.error}" if run.error else str(status)
 
 
-async def _stop(run: AgentRun, leg: _Leg, status: RunStatus, *, finished: bool = False) -> None:
+def _finish(run: AgentRun, recorder: EventRecorder, leg: _Leg, status: RunStatus) -> None:
+    final: list[tuple[str, dict[str, Any]]] = [("status", {"status": status})]
+    seq = recorder.seq
+    with transaction.atomic():
+        _stop(run, leg, status, finished=True)
+        if status == RunStatus.SUCCEEDED:
+            final.insert(0, ("result", {"output": run.output, "usage": usage_data(run)}))
+        elif run.error:
+            final.insert(0, ("error", {"code": run.error_code, "message": run.error}))
+        try:
+            RunEvent.objects.bulk_create(recorder.rows(final))
+        except DatabaseError:
+            recorder.seq = seq  # numbered again by the second attempt
+            raise
+
+
+def _stop(run: AgentRun, leg: _Leg, status: RunStatus, *, finished: bool = False) -> None:
     if leg.agent_run is not None:
         usage = leg.agent_run.usage
         run.input_tokens, run.output_tokens = usage.input_tokens, usage.output_tokens
@@ -431,9 +535,13 @@ async def _stop(run: AgentRun, leg: _Leg, status: RunStatus, *, finished: bool =
     run.cost = leg.cost
     run.status = status
     run.duration_ms += max(0, round((time.perf_counter() - leg.started) * 1000))
+    leg.started = time.perf_counter()  # a second attempt at storing the outcome does not count the time twice
+    fields = ["messages", "output", "error_code", "error", "status", "duration_ms", "cost"]
+    fields += ["input_tokens", "output_tokens", "requests", "tool_calls_count"]
     if finished:
         run.finished_at = timezone.now()
-    await run.asave()
+        fields.append("finished_at")
+    run.save(update_fields=fields)
 
 
 def usage_data(run: AgentRun) -> dict[str, Any]:
@@ -461,11 +569,12 @@ def _limit_message(error: UsageLimitExceeded) -> str:
 
 
 def _provider(error: ModelAPIError) -> str:
-    """The provider's failure in words: which provider, the status, its message; never the key."""
+    """The provider's failure in words: which provider, the status, its message; never the key (OpenAI echoes part
+    of a wrong one)."""
     label = agent_provider_label()
     if isinstance(error, ModelHTTPError):
         body = error.body
         message = body.get("message") if isinstance(body, dict) else None
-        detail = f": {str(message)[:300]}" if message else ""
+        detail = f": {redact(str(message))[:300]}" if message else ""
         return f"{label} answered {error.status_code} for {error.model_name}{detail}"
-    return f"{label} could not be used: {error.message}"[:2000]
+    return f"{label} could not be used: {redact(error.message)}"[:2000]

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Max
 
 from apps.agents.models import AgentRun, RunEvent
+from apps.agents.storable import storable
 
 TEXT_FLUSH_SECONDS = 0.1
 TEXT_FLUSH_CHARS = 400
@@ -23,7 +24,7 @@ def next_seq(run_id: int) -> int:
 
 def event_append(*, run: AgentRun, kind: str, data: dict[str, Any]) -> RunEvent:
     """One event, by a service holding the run's row lock (the run is not running)."""
-    return RunEvent.objects.create(run=run, seq=next_seq(run.pk), kind=kind, data=data)
+    return RunEvent.objects.create(run=run, seq=next_seq(run.pk), kind=kind, data=storable(data))
 
 
 class EventRecorder:
@@ -38,6 +39,14 @@ class EventRecorder:
     async def emit(self, kind: str, data: dict[str, Any]) -> None:
         await self.flush_text()
         await self._write(kind, data)
+
+    def rows(self, events: list[tuple[str, dict[str, Any]]]) -> list[RunEvent]:
+        """Events numbered for a write of the caller's (with the run's final state, in one transaction)."""
+        rows = []
+        for kind, data in events:
+            self.seq += 1
+            rows.append(RunEvent(run_id=self.run_id, seq=self.seq, kind=kind, data=storable(data)))
+        return rows
 
     async def text(self, delta: str) -> None:
         if not delta:
@@ -55,4 +64,4 @@ class EventRecorder:
 
     async def _write(self, kind: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        await RunEvent.objects.acreate(run_id=self.run_id, seq=self.seq, kind=kind, data=data)
+        await RunEvent.objects.acreate(run_id=self.run_id, seq=self.seq, kind=kind, data=storable(data))

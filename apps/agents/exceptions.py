@@ -22,6 +22,14 @@ class AgentUnavailable(AgentsError):
     field = "agent"
 
 
+class AgentNoLongerAvailable(AgentsError):
+    """The conversation is the user's, but its agent was switched off or closed to them since it began."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "agent_unavailable"
+    message = "This conversation's agent is no longer available to you; start a conversation with another agent."
+
+
 class ConversationBusy(AgentsError):
     status_code = status.HTTP_409_CONFLICT
     code = "conversation_busy"

@@ -30,7 +30,12 @@ class AgentDefinition(models.Model):
     tool_calls_limit = models.PositiveIntegerField(default=20)
     total_tokens_limit = models.PositiveIntegerField(default=100_000, validators=[MinValueValidator(1)])
     cost_limit = models.DecimalField(
-        max_digits=12, decimal_places=6, null=True, blank=True, help_text="US dollars per run; empty: no limit"
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="US dollars per run (needs the LLM__PRICE_* prices); empty: no limit",
     )
     is_active = models.BooleanField(default=True)
     access = models.CharField(max_length=10, choices=Access.choices, default=Access.STAFF)

@@ -11,8 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.agents.engine import is_lost
 from apps.agents.events import event_append
 from apps.agents.exceptions import (
+    AgentNoLongerAvailable,
     AgentUnavailable,
     ConversationBusy,
     DecisionNotAllowed,
@@ -70,7 +72,8 @@ def message_post(*, conversation: Conversation, text: str) -> AgentRun:
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().select_related("agent", "owner").get(pk=conversation.pk)
         if not may_run(user=conversation.owner, agent=conversation.agent):
-            raise AgentUnavailable()
+            raise AgentNoLongerAvailable()
+        _fail_lost_runs(conversation)
         if AgentRun.objects.filter(conversation=conversation, status__in=ACTIVE).exists():
             raise ConversationBusy()
         run = AgentRun.objects.create(
@@ -84,14 +87,29 @@ def message_post(*, conversation: Conversation, text: str) -> AgentRun:
     return run
 
 
+def _fail_lost_runs(conversation: Conversation) -> None:
+    """Runs left running by a worker or server that stopped (engine.is_lost) end as failed, so that their
+    conversation takes messages again."""
+    for run in AgentRun.objects.select_for_update().filter(conversation=conversation, status=RunStatus.RUNNING):
+        if is_lost(run):
+            run.status = RunStatus.FAILED
+            run.error_code = "lost"
+            run.error = "The run stopped without an outcome (its worker or server stopped); send the message again."
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "error_code", "error", "finished_at"])
+            event_append(run=run, kind="error", data={"code": run.error_code, "message": run.error})
+            event_append(run=run, kind="status", data={"status": RunStatus.FAILED})
+
+
 def run_cancel(*, run: AgentRun) -> AgentRun:
-    """A queued or paused run ends at once; a running one is asked to stop (the engine sees it within a quarter
-    of a second, between two steps of the model's stream or of a tool)."""
+    """A queued or paused run ends at once, as does one that no engine runs any more (engine.is_lost); a running
+    one is asked to stop (the engine sees it within a quarter of a second, between two steps of the model's stream
+    or of its tools; a synchronous tool call already under way finishes first)."""
     with transaction.atomic():
         run = AgentRun.objects.select_for_update().get(pk=run.pk)
         if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
             raise RunNotCancellable()
-        if run.status == RunStatus.RUNNING:
+        if run.status == RunStatus.RUNNING and not is_lost(run):
             run.cancel_requested = True
             run.save(update_fields=["cancel_requested"])
             return run

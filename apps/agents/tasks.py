@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from django.tasks import task
+from typing import Any
+
+from django.tasks import TaskContext, task
 
 from apps.agents.engine import run_execute
 
 
-@task
-def execute_agent_run(run_id: int) -> str:
-    """Run one queued agent run to its end, or to its next pause for a staff decision (apps.agents.engine)."""
-    return run_execute(run_id=run_id)
+@task(takes_context=True)
+def execute_agent_run(context: TaskContext[Any, Any], run_id: int) -> str:
+    """Run one queued agent run to its end, or to its next pause for a staff decision (apps.agents.engine). A
+    second attempt means the worker of the first died (or was stopped) mid-run: it takes the run over."""
+    return run_execute(run_id=run_id, redelivered=context.attempt > 1)

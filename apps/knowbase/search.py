@@ -135,7 +135,8 @@ def chunk_search(
     """The best `limit` chunks for `query` that `user` may see: their own and public ones; staff see all. Each hit
     carries its citation (document, page, heading, character span) and its vector, keyword and fused scores."""
     config = settings.KNOWBASE
-    query = query.strip()
+    # NUL cannot go into a PostgreSQL query (the API refuses it; an agent's model may write one).
+    query = query.replace("\x00", " ").strip()
     if not query or limit < 1:
         return []
     embedder = get_embedder()

@@ -1,40 +1,32 @@
 """The configured chat model as a pydantic-ai model, for agents (apps/agents): the same provider, key, timeout,
 retries and prices as get_chat_model(), through the SDK's asynchronous client.
 
-A model is built per run: its HTTP client belongs to the event loop of that run."""
+A model is built per run: its HTTP client belongs to the event loop of that run. The TLS context the client
+verifies servers with is built once per process: loading the system's certificates takes tens of milliseconds, most
+of what building a model would otherwise cost."""
 
 from __future__ import annotations
 
+import ssl
 from decimal import Decimal
-from typing import Any
+from functools import cache
 
 import httpx2
 import openai
-from pydantic_ai.models import Model
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from modules.llm.conf import LlmSettings
 from modules.llm.exceptions import ChatNotConfigured, LlmMisconfigured
-from modules.llm.openai_provider import NO_KEY, provider_label
+from modules.llm.openai_provider import KEY_LIKE, NO_KEY, RetryAfterCap, provider_label
 from modules.llm.usage import cost_of
 
 
-class _AsyncClient(openai.AsyncOpenAI):
+class _AsyncClient(RetryAfterCap, openai.AsyncOpenAI):
     """The SDK's asynchronous client, with LLM__MAX_RETRY_AFTER as the longest Retry-After it waits for."""
 
-    def __init__(self, *, max_retry_after: float, **options: Any) -> None:
-        super().__init__(**options)
-        self.max_retry_after = max_retry_after
 
-    def _should_retry(self, response: httpx2.Response) -> bool:
-        wait = self._parse_retry_after_header(response.headers)
-        if wait is not None and wait > self.max_retry_after:
-            return False
-        return super()._should_retry(response)
-
-
-def agent_model(model_name: str = "", config: LlmSettings | None = None) -> Model:
+def agent_model(model_name: str = "", config: LlmSettings | None = None) -> OpenAIChatModel:
     """A pydantic-ai model of LLM__CHAT_PROVIDER: `model_name`, or LLM__CHAT_MODEL when empty. ChatNotConfigured
     when there is no chat provider."""
     config = config or LlmSettings.current()
@@ -48,14 +40,29 @@ def agent_model(model_name: str = "", config: LlmSettings | None = None) -> Mode
                 timeout=config.timeout,
                 max_retries=config.max_retries,
                 max_retry_after=config.max_retry_after,
+                http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()),
             )
             return OpenAIChatModel(model_name or config.chat_model, provider=OpenAIProvider(openai_client=client))
     raise LlmMisconfigured(f"unknown LLM__CHAT_PROVIDER {config.chat_provider!r}")
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """The context httpx would build for each client (the system's certificates, SSL_CERT_FILE/DIR honoured)."""
+    return httpx2.create_ssl_context()
+
+
 def agent_provider_label(config: LlmSettings | None = None) -> str:
     """The provider as LlmCall records it: its host only."""
     return provider_label((config or LlmSettings.current()).base_url)
+
+
+def redact(text: str, config: LlmSettings | None = None) -> str:
+    """A provider's message without the key, or the part of a wrong key the provider echoes."""
+    key = (config or LlmSettings.current()).api_key
+    if key:
+        text = text.replace(key, "[key]")
+    return KEY_LIKE.sub("[key]", text)
 
 
 def request_cost(

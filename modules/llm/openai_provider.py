@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 import openai
+from openai._base_client import BaseClient
 from openai.types import CreateEmbeddingResponse
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from openai.types.completion_usage import CompletionUsage
@@ -38,8 +39,9 @@ RESIZABLE_EMBEDDINGS = re.compile(r"text-embedding-3|text-embedding-[4-9]")
 KEY_LIKE = re.compile(r"\b(?:sk|rk|pk|key)-[A-Za-z0-9_\-*.]{4,}")
 
 
-class _Client(openai.OpenAI):
-    """The SDK's client, with LLM__MAX_RETRY_AFTER as the longest Retry-After it waits for."""
+class RetryAfterCap(BaseClient[Any, Any]):
+    """Put before one of the SDK's clients (openai.OpenAI, openai.AsyncOpenAI) in the bases: LLM__MAX_RETRY_AFTER
+    (the keyword max_retry_after) is the longest Retry-After the client waits for."""
 
     def __init__(self, *, max_retry_after: float, **options: Any) -> None:
         super().__init__(**options)
@@ -50,6 +52,10 @@ class _Client(openai.OpenAI):
         if wait is not None and wait > self.max_retry_after:
             return False
         return super()._should_retry(response)
+
+
+class _Client(RetryAfterCap, openai.OpenAI):
+    """The SDK's client, with LLM__MAX_RETRY_AFTER as the longest Retry-After it waits for."""
 
 
 def provider_label(base_url: str) -> str:

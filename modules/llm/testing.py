@@ -31,6 +31,8 @@ from modules.llm.hashing import HashingEmbedder
 
 MODEL = "stand-in-model"
 StreamEnd = Literal["finished", "cut", "malformed"]
+# A tool call the stand-in answers with: (name, arguments), or (name, arguments, id) for a model that picks its ids.
+ScriptedCall = tuple[str, Mapping[str, Any] | str] | tuple[str, Mapping[str, Any] | str, str]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class _Failure:
 @dataclass
 class _Reply:
     text: str
-    tool_calls: Sequence[tuple[str, Mapping[str, Any] | str]]
+    tool_calls: Sequence[ScriptedCall]
     usage: tuple[int, int] | None
     cost: float | None
     stream_end: StreamEnd = "finished"
@@ -84,16 +86,16 @@ class OpenAIStandIn:
         self,
         text: str = "",
         *,
-        tool_calls: Sequence[tuple[str, Mapping[str, Any] | str]] = (),
+        tool_calls: Sequence[ScriptedCall] = (),
         usage: tuple[int, int] | None = None,
         cost: float | None = None,
         stream_end: StreamEnd = "finished",
     ) -> None:
         """Answer the next chat request with `text` and tool calls (name, arguments as a mapping, or as the raw
-        JSON text a model wrote); `usage` is (prompt tokens,
-        completion tokens), else words are counted; `cost` is added to the usage as OpenRouter does. A streamed
-        answer may end otherwise: `cut` (the connection closes before the model finished), `malformed` (a chunk
-        that is not JSON)."""
+        JSON text a model wrote; a third item sets the call's id, else ids run call_1, call_2…); `usage` is
+        (prompt tokens, completion tokens), else words are counted; `cost` is added to the usage as OpenRouter does.
+        A streamed answer may end otherwise: `cut` (the connection closes before the model finished), `malformed`
+        (a chunk that is not JSON)."""
         with self._lock:
             self._replies.append(_Reply(text, tool_calls, usage, cost, stream_end, self._calls_numbered + 1))
             self._calls_numbered += len(tool_calls)
@@ -217,10 +219,13 @@ def _text(content: Any) -> str:
 
 
 def _tool_calls(reply: _Reply) -> list[dict[str, Any]]:
-    return [
-        {"id": f"call_{number}", "type": "function", "function": {"name": name, "arguments": _json_text(arguments)}}
-        for number, (name, arguments) in enumerate(reply.tool_calls, start=reply.first_call_number)
-    ]
+    calls = []
+    for number, (name, arguments, *given) in enumerate(reply.tool_calls, start=reply.first_call_number):
+        call_id = given[0] if given else f"call_{number}"
+        calls.append(
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": _json_text(arguments)}}
+        )
+    return calls
 
 
 def _json_text(arguments: Mapping[str, Any] | str) -> str:

@@ -29,13 +29,19 @@ from apps.agents.models import Conversation
 from apps.agents.throttles import MessageThrottle
 from modules.api.schema import error_responses
 
-# A message of MAX_PROMPT_CHARS characters, each escaped in JSON as \uXXXX (6 bytes), with room for the rest:
-# 64 KB with the default 8,000 characters. More is refused unread (cfg.body_limit).
-MESSAGE_BODY_BYTES = 64 * 1024
+# The most bytes one character of a message can take in a JSON body: JSON written with ASCII escapes (Python's
+# json.dumps, JavaScript libraries that escape) writes a character outside the Basic Multilingual Plane (an emoji)
+# as a surrogate pair, "\ud83d\ude00": 12 bytes.
+JSON_BYTES_PER_CHAR = 12
+# Room for the rest of the body: the other fields, whitespace, a client's extra keys.
+MESSAGE_BODY_EXTRA_BYTES = 8 * 1024
 
 
 def message_body_limit() -> int:
-    return max(MESSAGE_BODY_BYTES, int(settings.AGENTS["MAX_PROMPT_CHARS"]) * 6 + 4096)
+    """The largest message body: a message of MAX_PROMPT_CHARS characters however it is escaped, with room for the
+    rest (104 KB with the default 8,000 characters). More is refused unread (cfg.body_limit: 413); a body within
+    it whose message is too long gets the service's own answer (400 prompt_too_long)."""
+    return int(settings.AGENTS["MAX_PROMPT_CHARS"]) * JSON_BYTES_PER_CHAR + MESSAGE_BODY_EXTRA_BYTES
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):

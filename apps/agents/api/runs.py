@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -42,7 +42,10 @@ EVENTS = (
     f"seq order. The kinds: {KINDS}. While the run is queued or running the stream waits for new events (a comment "
     "line every 15 s keeps it open); it ends after the status event of a finished run or of one waiting for "
     "approval, or after AGENTS__RUN_TIMEOUT + 60 s. A client that reconnects sends `Last-Event-ID` (browsers do) "
-    "and resumes after it. An error before the stream begins is one `error` event under its own status."
+    "and resumes after it. When it already has the last event of a settled run (finished, or waiting for approval "
+    "with nothing new), the answer is 204 No Content, which tells an EventSource to stop reconnecting; to follow a "
+    "paused run once it is decided, open a new stream with `?after=<the last id>`. An error before the stream "
+    "begins is one `error` event under its own status."
 )
 
 
@@ -96,6 +99,13 @@ def events_after(request: Request) -> int:
     return after
 
 
+def settled_after(run_id: int, after: int) -> bool:
+    """Whether a stream from `after` on would send nothing and end at once: the client already has the run's last
+    event, and the run is settled (it finished, or waits for approval and nothing has happened since)."""
+    result = poll(run_id, after)
+    return result.settled and not result.events
+
+
 class RunDetailView(APIView):
     @extend_schema(
         tags=[TAG],
@@ -127,6 +137,11 @@ class RunEventsView(APIView):
         responses={
             (200, "application/json"): RunEventsSerializer,
             (200, MEDIA_TYPE): OpenApiResponse(OpenApiTypes.STR, description=EVENTS),
+            (204, MEDIA_TYPE): OpenApiResponse(
+                description="Server-Sent Events only: the client has the last event (Last-Event-ID or `after`) of a "
+                "settled run (finished, or waiting for approval with nothing new). Nothing more will come, and an "
+                "EventSource stops reconnecting."
+            ),
             **error_responses(
                 {400: "after or Last-Event-ID is not a whole number from 0", **NOT_SIGNED_IN, **NO_RUN_404}
             ),
@@ -136,6 +151,10 @@ class RunEventsView(APIView):
         run = own_run(request, run_id)
         after = events_after(request)
         if wants_events(request):
+            if settled_after(run.pk, after):
+                # Nothing more will come: 204 is how the SSE specification tells an EventSource to stop, where
+                # an empty stream that ends would only make it reconnect (every few seconds, for ever).
+                return HttpResponse(status=status.HTTP_204_NO_CONTENT)
             feed = RunEventFeed(run.pk, after, asgi=is_asgi(request))
             return stream_response(feed.async_parts() if feed.asgi else feed.sync_parts())
         result = poll(run.pk, after)
@@ -157,8 +176,9 @@ class RunCancelView(APIView):
         tags=[TAG],
         summary="Cancel a run",
         description="A queued run, or one waiting for approval, is cancelled at once (its pending tool calls are "
-        "denied): 200. A running one is asked to stop, and stops within a second, between two steps of the model or "
-        "of a tool: 202, with cancel_requested true (follow it to cancelled).",
+        "denied): 200. A running one is asked to stop: 202, with cancel_requested true (follow it to cancelled). It "
+        "stops at its next step: a model's answer being streamed stops at once, but a tool call already running (an "
+        "ask_knowbase waiting on the chat model) finishes first, so it may take as long as that call.",
         request=None,
         responses={
             200: OpenApiResponse(RunDetailSerializer, description="Cancelled"),

@@ -2,11 +2,12 @@
 until it finishes or pauses, or as one JSON page for pollers.
 
 The stream polls the database (every POLL_SECONDS) rather than holding a connection open on the run: between two
-polls it holds no database connection (handed back to the pool; closed without one), so that thousands of idle
-streams under ASGI cost no connections. Each event carries `id: <seq>`: a client that reconnects sends it back as
+polls it holds no database connection (handed back to the pool; closed without one), under ASGI and WSGI alike, so
+that many idle streams cost no connections. Each event carries `id: <seq>`: a client that reconnects sends it back as
 Last-Event-ID and resumes after it. A comment line every HEARTBEAT_SECONDS without events keeps proxies from closing
 the stream. It ends after the status event that says the run finished or waits for approval, or after its time
-limit (AGENTS__RUN_TIMEOUT + STREAM_EXTRA_SECONDS): the client reconnects, with Last-Event-ID, if it wants more."""
+limit (AGENTS__RUN_TIMEOUT + STREAM_EXTRA_SECONDS): the client reconnects, with Last-Event-ID, if it wants more. A
+reconnect that already has the last event of a settled run is answered 204 (runs.py), which stops an EventSource."""
 
 from __future__ import annotations
 
@@ -66,16 +67,17 @@ def poll(run_id: int, after: int) -> Poll:
     return Poll(status, events, settled=settled)
 
 
-def release_connection(*, always: bool) -> None:
-    """Between two polls the stream holds no connection: with a pool, close() hands it back; without one it is
-    closed, unless it is this thread's persistent connection under WSGI (`always` false), which the thread keeps
-    anyway. Inside a transaction (a test's) nothing is closed."""
+def release_connection() -> None:
+    """Between two polls the stream holds no database connection, under ASGI and under WSGI alike: with a pool,
+    close() hands it back; without one it is closed, and the next poll opens one. Under WSGI too, although the
+    thread's persistent connection (CONN_MAX_AGE) would otherwise be kept for its next request: a stream keeps its
+    thread for minutes, so every open stream would hold a connection of its own, and a few hundred of them (a page
+    left open in many tabs) exhaust PostgreSQL's max_connections for the whole site. The price, without a pool, is
+    a new connection per poll; with the database pool (cfg/settings/database.py) a poll borrows one. Inside a
+    transaction (a test's) nothing is closed."""
     if connection.in_atomic_block:
         return
-    pooled = "pool" in connection.settings_dict.get("OPTIONS", {})
-    persistent = connection.settings_dict.get("CONN_MAX_AGE") != 0
-    if always or pooled or not persistent:
-        connection.close()
+    connection.close()
 
 
 class RunEventFeed:
@@ -96,7 +98,7 @@ class RunEventFeed:
         try:
             result = poll(self.run_id, self.after)
         finally:
-            release_connection(always=self.asgi)
+            release_connection()
         parts = [encode(event.kind, event.data, id=event.seq) for event in result.events]
         now = time.monotonic()
         if result.events:

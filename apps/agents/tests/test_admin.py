@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
+from apps.agents import admin as admin_module
 from apps.agents import services
 from apps.agents.models import AgentDefinition, AgentRun, Decision, RunStatus, ToolCall, ToolCallStatus
 from apps.agents.tests.factories import agent_create, conversation_for, run_refresh, user_create
@@ -259,6 +260,74 @@ def test_the_definition_form_refuses_a_schema_pydantic_ai_cannot_use(
     assert not AgentDefinition.objects.exists()
 
 
+def nested(levels: int) -> str:
+    """An object schema whose property `a` is an object with a property `a`… `levels` deep."""
+    inner = '{"type": "object", "properties": {"a": ' * levels + '{"type": "string"}' + "}}" * levels
+    return f'{{"type": "object", "properties": {{"a": {inner}}}}}'
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        # PostgreSQL's jsonb cannot store U+0000: saving it was a 500 (DataError).
+        ('{"type": "object", "properties": {"a\\u0000": {"type": "string"}}}', "holds the NUL character"),
+        ('{"type": "object", "properties": {"a": {"type": "string", "description": "x\\u0000"}}}', "NUL character"),
+        ('{"type": "object", "properties": {"a": {"type": "string", "title": "\\ud800"}}}', "lone surrogate"),
+        # A dangling $ref was saved, and every run then failed with a KeyError.
+        (
+            '{"type": "object", "properties": {"n": {"$ref": "#/$defs/Missing"}}}',
+            "points to nothing: the schema&#x27;s &quot;$defs&quot; has no &#x27;Missing&#x27;",
+        ),
+        (
+            '{"type": "object", "properties": {"n": {"anyOf": [{"$ref": "#/$defs/Gone"}, {"type": "null"}]}}, '
+            '"$defs": {"Here": {"type": "string"}}}',
+            "has no &#x27;Gone&#x27;",
+        ),
+        (
+            '{"type": "object", "properties": {"n": {"$ref": "#/definitions/X"}}, "definitions": {"X": {}}}',
+            "is not one pydantic-ai can follow",
+        ),
+        (
+            '{"type": "object", "properties": {"n": {"$ref": "http://169.254.169.254/latest"}}}',
+            "is not one pydantic-ai can follow",
+        ),
+        # Nested past what pydantic (a few hundred levels) or Python's JSON parser (a few thousand) can take.
+        (nested(40), "more than 64 levels deep"),
+        (nested(5000), "more than 64 levels deep"),
+    ],
+)
+def test_the_definition_form_refuses_a_schema_that_would_break_the_database_or_every_run(
+    admin_client: Any, schema: str, message: str
+) -> None:
+    response = admin_client.post(f"{AGENTS}add/", definition(output_schema=schema))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not AgentDefinition.objects.exists()
+
+
+def test_a_schema_is_checked_by_building_the_answer_type_as_the_engine_does() -> None:
+    """The last line of defence: whatever the walk of the schema lets through is still built (StructuredDict) and its
+    JSON schema generated, where pydantic resolves every $ref."""
+    assert admin_module._build_problem({"type": "object", "properties": {"n": {"$ref": "#/$defs/Missing"}}}) == (
+        "pydantic-ai cannot use this schema: it refers to '#/$defs/Missing', which it does not define."
+    )
+    schema = {
+        "type": "object",
+        "properties": {"n": {"$ref": "#/$defs/N"}},
+        "$defs": {"N": {"type": "object", "properties": {"m": {"$ref": "#/$defs/M"}}}, "M": {"type": "string"}},
+        "required": ["n"],
+    }
+    assert admin_module.schema_problem(schema) is None  # a $ref within "$defs", and an answer that must have "n"
+
+
+def test_a_negative_cost_limit_is_refused(admin_client: Any) -> None:
+    response = admin_client.post(f"{AGENTS}add/", definition(cost_limit="-0.01"))
+    assert response.status_code == 200
+    assert "Ensure this value is greater than or equal to 0." in response.content.decode()
+    assert not AgentDefinition.objects.exists()
+    assert admin_client.post(f"{AGENTS}add/", definition(cost_limit="0")).status_code == 302
+
+
 def test_access_for_groups_needs_a_group(admin_client: Any) -> None:
     response = admin_client.post(f"{AGENTS}add/", definition(access="groups"))
     assert response.status_code == 200
@@ -396,6 +465,22 @@ def test_deny_selected_denies(
     assert "Denied 1 tool call(s)." in response.content.decode()
     call.refresh_from_db()
     assert (call.status, call.decision) == (ToolCallStatus.DENIED, Decision.DENIED)
+
+
+@pytest.mark.parametrize("object_id", ["abc", "-1", "999999", "9999999999999999999", "99999999999999999999", "1%2F2"])
+@pytest.mark.parametrize("verb", ["approve", "deny"])
+def test_deciding_a_call_that_does_not_exist_is_the_admins_doesnt_exist_redirect_not_a_500(
+    admin_client: Any, django_capture_on_commit_callbacks: Any, object_id: str, verb: str
+) -> None:
+    url = f"{QUEUE}{object_id}/{verb}/"
+    for response in (
+        admin_client.get(url),
+        admin_client.post(url, {**SUBMITTED, "note": ""}),
+    ):
+        assert response.status_code == 302 and response["Location"] == "/admin/", response.status_code
+    htmx = admin_client.get(url, headers={"HX-Request": "true"})  # the row's menu opens the dialog with htmx
+    assert htmx.status_code == 200 and htmx["HX-Redirect"] == "/admin/"
+    assert "doesn\u2019t exist. Perhaps it was deleted?" in page(admin_client, "/admin/")
 
 
 def test_staff_without_the_change_permission_on_tool_calls_see_the_queue_but_cannot_decide(

@@ -111,7 +111,7 @@ OPERATIONS = {
         "post": {"202", "400", "401", "404", "409", "413", "429", "503"}
     },
     "/api/agents/runs/{run_id}/": {"get": {"200", "401", "404"}},
-    "/api/agents/runs/{run_id}/events/": {"get": {"200", "400", "401", "404"}},
+    "/api/agents/runs/{run_id}/events/": {"get": {"200", "204", "400", "401", "404"}},
     "/api/agents/runs/{run_id}/cancel/": {"post": {"200", "202", "401", "404", "409"}},
     "/api/agents/approvals/": {"get": {"200", "401", "403"}},
     "/api/agents/tool-calls/{tool_call_id}/approve/": {"post": {"200", "400", "401", "403", "404", "409"}},
@@ -139,6 +139,11 @@ def test_every_operation_is_in_the_schema_described_with_its_errors(client):
                     assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
     events = schema["paths"]["/api/agents/runs/{run_id}/events/"]["get"]
     assert {"application/json", "text/event-stream"} == set(events["responses"]["200"]["content"])
+    # The answer that stops a reconnecting EventSource, said in the operation's description and as a response.
+    assert (
+        "204 No Content" in events["description"]
+        and "Server-Sent Events only" in events["responses"]["204"]["description"]
+    )
     assert {(parameter["in"], parameter["name"]) for parameter in events["parameters"]} >= {
         ("query", "after"),
         ("header", "Last-Event-ID"),

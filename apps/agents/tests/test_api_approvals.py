@@ -60,6 +60,15 @@ def message(client: APIClient, conversation: Conversation, text: str) -> Any:
     return client.post(reverse("agents:conversation-messages", args=[conversation.pk]), {"text": text})
 
 
+def decided(client: APIClient, call_id: int, verb: str, note: str, capture: Any) -> dict[str, Any]:
+    """Approve or deny (`verb`) the call with `note`; the run resumes when the decision commits. The decided call."""
+    with capture(execute=True):
+        response = client.post(decide_url(call_id, verb), {"note": note}, format="json")
+    assert response.status_code == 200, response.json()
+    call: dict[str, Any] = response.json()
+    return call
+
+
 # The pause and the queue.
 
 
@@ -121,13 +130,10 @@ def test_staff_approve_and_the_run_resumes_and_succeeds(
     attempts = document.attempts
     chat.reply("Your notes are being processed again.")
 
-    with capture(execute=True):
-        response = approver_api.post(decide_url(call["id"], "approve"), {"note": "Fine"}, format="json")
+    decision = decided(approver_api, call["id"], "approve", "Fine", capture)
 
-    assert response.status_code == 200, response.json()
-    decided = response.json()
-    assert decided["decision"] == "approved" and decided["decided_by"] == approver.pk and decided["decided_at"]
-    assert decided["decision_note"] == "Fine" and decided["run"]["id"] == run["id"]
+    assert decision["decision"] == "approved" and decision["decided_by"] == approver.pk and decision["decided_at"]
+    assert decision["decision_note"] == "Fine" and decision["run"]["id"] == run["id"]
     run = ada_api.get(reverse("agents:run", args=[run["id"]])).json()
     assert run["status"] == "succeeded", run["error"]
     assert run["output"] == "Your notes are being processed again."
@@ -152,11 +158,9 @@ def test_staff_deny_and_the_model_is_told_and_the_run_ends(
     attempts = document.attempts
     chat.reply("A staff member declined to reprocess your notes.")
 
-    with capture(execute=True):
-        response = approver_api.post(decide_url(call["id"], "deny"), {"note": "Not during the audit"}, format="json")
+    decision = decided(approver_api, call["id"], "deny", "Not during the audit", capture)
 
-    assert response.status_code == 200, response.json()
-    assert response.json()["decision"] == "denied"
+    assert decision["decision"] == "denied"
     run = ada_api.get(reverse("agents:run", args=[run["id"]])).json()
     assert run["status"] == "succeeded"
     assert run["output"] == "A staff member declined to reprocess your notes."

@@ -3,6 +3,7 @@ message (a run), and who may."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from apps.agents import services
+from apps.agents.api.conversations import message_body_limit
 from apps.agents.models import Access, AgentRun, Conversation, RunEvent, ToolCall
 from apps.agents.tests.factories import agent_create, conversation_for
 from apps.knowbase.tests.factories import document_create
@@ -309,10 +311,33 @@ def test_a_message_over_the_limit_is_refused_by_its_length(ada, ada_api, chat: O
 
 def test_a_large_body_is_refused_unread(ada, ada_api, chat: OpenAIStandIn):
     conversation = conversation_for(ada, agent_create())
-    response = message(ada_api, conversation, "x" * 70_000)
+    response = message(ada_api, conversation, "x" * 200_000)
     assert response.status_code == 413
     assert response.json()["error_code"] == "payload_too_large"
     assert not AgentRun.objects.exists()
+
+
+def test_a_message_of_the_most_emoji_fits_the_body_limit_in_ascii_escaped_json(ada, ada_api, chat, settings):
+    """JSON with ASCII escapes (Python's json.dumps, many clients) writes an emoji as a surrogate pair, 12 bytes:
+    a message of MAX_PROMPT_CHARS of them must still reach the service, which counts characters."""
+    assert settings.AGENTS["MAX_PROMPT_CHARS"] == 8000  # the default
+    conversation = conversation_for(ada, agent_create())
+    url = conversation_url(conversation, "conversation-messages")
+    body = json.dumps({"text": "\N{GRINNING FACE}" * 8000})  # ensure_ascii: "\ud83d\ude00" each
+    assert len(body.encode()) == 8000 * 12 + len('{"text": ""}')
+
+    response = ada_api.post(url, body, content_type="application/json")
+
+    assert response.status_code == 202, response.content
+    assert AgentRun.objects.get().input == "\N{GRINNING FACE}" * 8000
+    # One more emoji: within the body limit still, so the service says what is wrong.
+    services.run_cancel(run=AgentRun.objects.get())
+    longer = ada_api.post(url, json.dumps({"text": "\N{GRINNING FACE}" * 8001}), content_type="application/json")
+    assert longer.status_code == 400 and longer.json()["error_code"] == "prompt_too_long"
+    # A body past the limit is refused unread, however it is written.
+    padding = " " * (message_body_limit() - len(body.encode()) + 1)
+    too_large = ada_api.post(url, body[:-1] + padding + "}", content_type="application/json")
+    assert too_large.status_code == 413 and too_large.json()["error_code"] == "payload_too_large"
 
 
 def test_messages_are_throttled_per_user(ada, eve, ada_api, eve_api, chat: OpenAIStandIn, settings):

@@ -3,8 +3,6 @@ that waits for a live run, heartbeats and its time limit, the JSON page for poll
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 import time
 import warnings
@@ -24,6 +22,11 @@ from apps.agents.models import AgentRun, Conversation, RunEvent, RunStatus
 from apps.agents.tests.factories import agent_create, conversation_for, user_create
 from apps.knowbase.tests.factories import document_create
 from config.asgi import application
+from modules.api.testing import (  # noqa: F401  (a fixture)
+    AsgiClient,
+    _connections_closed_after_each_request,
+    sse_parse,
+)
 from modules.llm.testing import OpenAIStandIn
 
 pytestmark = pytest.mark.django_db
@@ -36,22 +39,6 @@ def events_url(run: AgentRun | int) -> str:
     return reverse("agents:run-events", args=[run if isinstance(run, int) else run.pk])
 
 
-def parse(content: bytes) -> list[dict[str, Any]]:
-    """Server-Sent Events as dicts {id, event, data} (data decoded), and comment lines as {comment}."""
-    parsed: list[dict[str, Any]] = []
-    for block in content.decode().split("\n\n"):
-        if not block:
-            continue
-        lines = block.split("\n")
-        if all(line.startswith(":") for line in lines):
-            parsed.append({"comment": " ".join(line[1:].strip() for line in lines)})
-            continue
-        fields = dict(line.split(": ", 1) for line in lines)
-        assert set(fields) <= {"id", "event", "data"}, block
-        parsed.append({**fields, "data": json.loads(fields["data"])})
-    return parsed
-
-
 def events_only(parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in parsed if "event" in item]
 
@@ -59,7 +46,7 @@ def events_only(parsed: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def streamed(client: APIClient, run: AgentRun | int, **extra: Any) -> tuple[Any, list[dict[str, Any]]]:
     response: Any = client.get(events_url(run), HTTP_ACCEPT=SSE, **extra)
     content = b"".join(response.streaming_content) if response.streaming else response.content
-    return response, parse(content)
+    return response, sse_parse(content)
 
 
 @pytest.fixture
@@ -106,15 +93,56 @@ def test_last_event_id_resumes_after_it(ada_api, answered):
     _, resumed = streamed(ada_api, answered, HTTP_LAST_EVENT_ID=str(ids[1]))
     assert [int(event["id"]) for event in resumed] == ids[2:]
     by_query: Any = ada_api.get(events_url(answered), {"after": ids[1]}, HTTP_ACCEPT=SSE)
-    assert [int(event["id"]) for event in parse(b"".join(by_query.streaming_content))] == ids[2:]
+    assert [int(event["id"]) for event in sse_parse(b"".join(by_query.streaming_content))] == ids[2:]
     # A reconnecting EventSource keeps its URL and sends the header: the header wins.
     response: Any = ada_api.get(events_url(answered), {"after": 0}, HTTP_ACCEPT=SSE, HTTP_LAST_EVENT_ID=str(ids[-2]))
-    assert [int(event["id"]) for event in parse(b"".join(response.streaming_content))] == ids[-1:]
+    assert [int(event["id"]) for event in sse_parse(b"".join(response.streaming_content))] == ids[-1:]
     _, reset = streamed(ada_api, answered, HTTP_LAST_EVENT_ID="")  # an empty id is no id
     assert [int(event["id"]) for event in reset] == ids
-    # After the last event of a finished run there is nothing more: the stream ends at once.
-    _, after_the_end = streamed(ada_api, answered, HTTP_LAST_EVENT_ID=str(ids[-1]))
-    assert after_the_end == []
+    # After the last event of a finished run there is nothing more: 204, so that the EventSource stops.
+    after_the_end, _ = streamed(ada_api, answered, HTTP_LAST_EVENT_ID=str(ids[-1]))
+    assert after_the_end.status_code == 204
+
+
+def test_a_reconnect_after_the_last_event_of_a_settled_run_is_a_204_so_that_eventsource_stops(
+    ada, ada_api, answered, chat: OpenAIStandIn, send
+):
+    """An EventSource reconnects a few seconds after every stream that ends, for ever, unless told 204 (the SSE
+    specification's way). It is told so once it has the last event of a run that finished, or that waits for
+    approval with nothing new; the JSON page for pollers answers as before."""
+    last = RunEvent.objects.filter(run=answered).order_by("-seq").first()
+    assert last is not None
+    for extra in ({"HTTP_LAST_EVENT_ID": str(last.seq)}, {"HTTP_LAST_EVENT_ID": str(last.seq + 7)}):
+        response, parsed = streamed(ada_api, answered, **extra)
+        assert response.status_code == 204 and not response.streaming and parsed == []
+    by_query: Any = ada_api.get(events_url(answered), {"after": last.seq}, HTTP_ACCEPT=SSE)
+    assert by_query.status_code == 204
+    # Before the last event the stream sends what is left; without the Accept header, the page says it is done.
+    response, parsed = streamed(ada_api, answered, HTTP_LAST_EVENT_ID=str(last.seq - 1))
+    assert response.status_code == 200 and [int(event["id"]) for event in parsed] == [last.seq]
+    page = ada_api.get(events_url(answered), {"after": last.seq})
+    assert page.status_code == 200 and page.json()["done"] is True and page.json()["events"] == []
+
+    # Waiting for approval, nothing new: 204 too.
+    document = document_create(owner=ada)
+    chat.reply(tool_calls=[("reprocess_document", {"document_id": document.pk})])
+    paused = send(conversation_for(ada, agent_create("reprocessor", toolsets=["knowbase"])), "Process my notes")
+    assert paused.status == RunStatus.WAITING_FOR_APPROVAL
+    pause = RunEvent.objects.filter(run=paused).order_by("-seq").first()
+    assert pause is not None and pause.data == {"status": "waiting_for_approval"}
+    assert streamed(ada_api, paused, HTTP_LAST_EVENT_ID=str(pause.seq))[0].status_code == 204
+
+
+def test_a_reconnect_to_a_run_that_is_not_settled_streams(ada, ada_api, chat: OpenAIStandIn, monkeypatch):
+    """A queued or running run may still write events: a client that has all of them so far keeps following."""
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.01)
+    run = services.message_post(conversation=conversation_for(ada, agent_create()), text="Hello")  # stays queued
+    queued = RunEvent.objects.get(run=run)
+    response: Any = ada_api.get(events_url(run), HTTP_ACCEPT=SSE, HTTP_LAST_EVENT_ID=str(queued.seq))
+    assert response.status_code == 200 and response.streaming
+    parts = iter(response.streaming_content)
+    services.run_cancel(run=run)
+    assert [item["data"] for item in sse_parse(b"".join(parts))] == [{"status": "cancelled"}]
 
 
 def test_a_run_waiting_for_approval_ends_its_stream_at_the_pause(
@@ -146,10 +174,10 @@ def test_a_stream_waits_for_new_events_until_the_run_ends(ada, ada_api, chat: Op
     response: Any = ada_api.get(events_url(run), HTTP_ACCEPT=SSE)
     parts = iter(response.streaming_content)
 
-    first = parse(next(parts))
+    first = sse_parse(next(parts))
     assert [item["data"] for item in first] == [{"status": "queued"}]
     services.run_cancel(run=run)  # while the client waits
-    rest = parse(b"".join(parts))
+    rest = sse_parse(b"".join(parts))
 
     assert [(item["event"], item["data"]) for item in rest] == [("status", {"status": "cancelled"})]
     assert int(rest[0]["id"]) == int(first[0]["id"]) + 1
@@ -181,7 +209,7 @@ def test_a_stream_ends_when_its_run_is_deleted(ada, ada_api, chat: OpenAIStandIn
     run = services.message_post(conversation=conversation, text="Hello")
     response: Any = ada_api.get(events_url(run), HTTP_ACCEPT=SSE)
     parts = iter(response.streaming_content)
-    assert parse(next(parts))[0]["data"] == {"status": "queued"}
+    assert sse_parse(next(parts))[0]["data"] == {"status": "queued"}
 
     Conversation.objects.filter(pk=conversation.pk).delete()
 
@@ -221,12 +249,12 @@ def test_a_poller_is_told_a_queued_run_is_not_done(ada, ada_api, chat: OpenAISta
 def test_the_events_need_a_signed_in_user_and_the_users_own_run(ada_api, eve_api, staff_api, answered):
     response = APIClient().get(events_url(answered), HTTP_ACCEPT=SSE)
     assert response.status_code == 401
-    [error] = parse(response.content)
+    [error] = sse_parse(response.content)
     assert error["event"] == "error" and error["data"]["error_code"] == "not_authenticated"
     for client in (eve_api, staff_api):
         response = client.get(events_url(answered), HTTP_ACCEPT=SSE)
         assert response.status_code == 404
-        [error] = parse(response.content)
+        [error] = sse_parse(response.content)
         assert error["data"]["detail"] == "No run with this id (or it is another user's)."
         assert client.get(events_url(answered)).status_code == 404
 
@@ -245,14 +273,14 @@ def test_a_bad_after_is_a_400_naming_it(ada_api, answered, query, message):
     assert response.json()["after"] == [message]
     response = ada_api.get(events_url(answered), query, HTTP_ACCEPT=SSE)
     assert response.status_code == 400 and not response.streaming
-    [error] = parse(response.content)
+    [error] = sse_parse(response.content)
     assert error["event"] == "error" and error["data"]["after"] == [message]
 
 
 def test_a_bad_last_event_id_is_a_400_naming_it(ada_api, answered):
     response = ada_api.get(events_url(answered), HTTP_ACCEPT=SSE, HTTP_LAST_EVENT_ID="seven")
     assert response.status_code == 400
-    [error] = parse(response.content)
+    [error] = sse_parse(response.content)
     assert error["data"]["Last-Event-ID"] == [
         "Must be the id of an event (a whole number from 0 to 2147483647); got 'seven'."
     ]
@@ -265,13 +293,6 @@ def test_a_bad_last_event_id_is_a_400_naming_it(ada_api, answered):
 def _runs_wait_for_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """A message's run stays queued (no task when the transaction commits): the test runs it, later, elsewhere."""
     monkeypatch.setattr(services, "_enqueue_on_commit", lambda run_id: None)
-
-
-@pytest.fixture
-def _connections_closed_after_each_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ASGI handler runs the view in a thread of its own, whose database connection would otherwise stay open
-    (CONN_MAX_AGE) after the test, and keep the test database from being dropped."""
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
 class Worker:
@@ -298,14 +319,14 @@ class Worker:
 
 
 @pytest.fixture
-def released(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[bool, bool]]]:
-    """(always, no connection held) after each poll of a stream, in the stream's own thread."""
-    seen: list[tuple[bool, bool]] = []
+def released(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Whether no connection was held after each poll of a stream, in the stream's own thread."""
+    seen: list[bool] = []
     original = stream.release_connection
 
-    def spy(*, always: bool) -> None:
-        original(always=always)
-        seen.append((always, connection.connection is None))
+    def spy() -> None:
+        original()
+        seen.append(connection.connection is None)
 
     monkeypatch.setattr(stream, "release_connection", spy)
     yield seen
@@ -319,19 +340,8 @@ def live_run(chat: OpenAIStandIn) -> tuple[Any, AgentRun]:
     return ada, run
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("_runs_wait_for_a_worker")
-def test_under_wsgi_a_live_run_streams_to_its_end(chat: OpenAIStandIn, monkeypatch):
-    monkeypatch.setattr(stream, "POLL_SECONDS", 0.05)
-    ada, run = live_run(chat)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(ada).access_token}")
-
-    with Worker(run.pk, delay=0.3) as worker:
-        _, parsed = streamed(client, run)
-
-    assert worker.outcome == "succeeded"
-    events = events_only(parsed)
+def assert_streamed_to_its_end(events: list[dict[str, Any]]) -> None:
+    """The live run's events, all of them in order: its statuses to success, its answer, and ids 1, 2, 3..."""
     assert [event["data"]["status"] for event in events if event["event"] == "status"] == [
         "queued",
         "running",
@@ -341,41 +351,25 @@ def test_under_wsgi_a_live_run_streams_to_its_end(chat: OpenAIStandIn, monkeypat
     assert [int(event["id"]) for event in events] == list(range(1, len(events) + 1))
 
 
-class AsgiClient:
-    """One GET to the project's ASGI application (config.asgi), as uvicorn would make it, recording what is sent and
-    when."""
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_runs_wait_for_a_worker")
+def test_under_wsgi_a_live_run_streams_to_its_end_holding_no_connection_between_polls(
+    chat: OpenAIStandIn, released, monkeypatch
+):
+    """Under WSGI too the stream's thread closes its connection after each poll, persistent connections or not:
+    each open stream holding one exhausted PostgreSQL (150 parallel streams under runserver)."""
+    monkeypatch.setattr(stream, "POLL_SECONDS", 0.05)
+    ada, run = live_run(chat)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(ada).access_token}")
+    assert connection.settings_dict["CONN_MAX_AGE"] != 0  # persistent, as in production: the thread would keep it
 
-    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
-        self.headers = headers
-        self.sent: list[tuple[float, dict[str, Any]]] = []
-        self._delivered = False
+    with Worker(run.pk, delay=0.3) as worker:
+        _, parsed = streamed(client, run)
 
-    async def receive(self) -> dict[str, Any]:
-        if not self._delivered:
-            self._delivered = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.sleep(3600)  # the client stays connected until the stream ends
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append((time.monotonic(), message))
-
-    def get(self, path: str) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"testserver"), *self.headers],
-            "client": ("127.0.0.1", 40000),
-            "server": ("testserver", 80),
-        }
-        asyncio.run(asyncio.wait_for(application(scope, self.receive, self.send), timeout=60))
+    assert worker.outcome == "succeeded"
+    assert_streamed_to_its_end(events_only(parsed))
+    assert len(released) >= 3 and all(released)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -389,7 +383,7 @@ def test_under_asgi_events_leave_as_the_run_writes_them_and_no_connection_is_hel
     monkeypatch.setattr(stream, "POLL_SECONDS", 0.05)
     ada, run = live_run(chat)
     token = str(RefreshToken.for_user(ada).access_token)
-    client = AsgiClient([(b"accept", SSE.encode()), (b"authorization", f"Bearer {token}".encode())])
+    client = AsgiClient(application, [(b"accept", SSE.encode()), (b"authorization", f"Bearer {token}".encode())])
 
     with warnings.catch_warnings(record=True) as caught, Worker(run.pk, delay=0.8) as worker:
         warnings.simplefilter("always")
@@ -397,18 +391,8 @@ def test_under_asgi_events_leave_as_the_run_writes_them_and_no_connection_is_hel
 
     assert not [warning for warning in caught if "synchronous iterators" in str(warning.message)]
     assert worker.outcome == "succeeded"
-    start = client.sent[0][1]
-    assert start["type"] == "http.response.start" and start["status"] == 200
-    headers = {name.lower(): value for name, value in start["headers"]}
-    assert headers[b"content-type"] == b"text/event-stream; charset=utf-8"
-    bodies = [(at, message["body"]) for at, message in client.sent[1:] if message.get("body")]
-    events = events_only(parse(b"".join(body for _, body in bodies)))
-    assert [event["data"]["status"] for event in events if event["event"] == "status"] == [
-        "queued",
-        "running",
-        "succeeded",
-    ]
-    assert "".join(event["data"]["delta"] for event in events if event["event"] == "text") == ANSWER
-    assert [int(event["id"]) for event in events] == list(range(1, len(events) + 1))
-    assert bodies[0][0] < worker.started_at  # the queued status was sent before the run started: not buffered
-    assert len(released) >= 3 and all(always and free for always, free in released)
+    assert client.start["type"] == "http.response.start" and client.start["status"] == 200
+    assert client.response_headers[b"content-type"] == b"text/event-stream; charset=utf-8"
+    assert_streamed_to_its_end(events_only(sse_parse(client.content)))
+    assert client.bodies[0][0] < worker.started_at  # the queued status was sent before the run started: not buffered
+    assert len(released) >= 3 and all(released)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.agents.models import AgentRun, Conversation, RunStatus, ToolCall
@@ -197,7 +198,7 @@ def test_a_queued_run_cancelled_is_not_run_when_its_task_comes(ada, ada_api, cha
 def test_a_running_run_is_asked_to_stop(ada, ada_api, chat: OpenAIStandIn):
     conversation = conversation_for(ada, agent_create())
     run_id = ada_api.post(reverse("agents:conversation-messages", args=[conversation.pk]), {"text": "Hi"}).json()["id"]
-    AgentRun.objects.filter(pk=run_id).update(status=RunStatus.RUNNING)  # a worker holds it
+    AgentRun.objects.filter(pk=run_id).update(status=RunStatus.RUNNING, claimed_at=timezone.now())  # a worker holds it
 
     response = ada_api.post(run_url(run_id, "run-cancel"))
 

@@ -3,20 +3,15 @@ count_records, and answers with what the tool gave it (a result, or the message 
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from pydantic import ValidationError
-from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.toolsets import FunctionToolset
 
-from apps.agents.deps import AgentDeps
 from apps.agents.models import AgentDefinition
+from apps.agents.tests.scripted import ScriptedToolset
 from apps.agents.toolsets import available_toolsets
 from apps.agents.toolsets.database import SPEC
 from apps.knowbase.models import Category, Document
@@ -28,27 +23,7 @@ pytestmark = pytest.mark.django_db
 DOCUMENTS = {"MODEL": "knowbase.Document", "FIELDS": ["id", "title", "status", "created_at"], "OWNER_FIELD": "owner"}
 CATEGORIES = {"MODEL": "knowbase.Category", "FIELDS": ["id", "name"], "OWNER_FIELD": ""}
 
-
-def scripted(*calls: tuple[str, dict[str, Any]]) -> FunctionModel:
-    """A model that makes the given tool calls in turn, then answers with what the last one gave it, as the model
-    saw it (the tool's result as JSON, or {"error": message} for a refusal)."""
-
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        made = sum(isinstance(message, ModelResponse) for message in messages)
-        if made < len(calls):
-            name, args = calls[made]
-            return ModelResponse(parts=[ToolCallPart(name, args)])
-        returned = [part for part in messages[-1].parts if isinstance(part, ToolReturnPart)]
-        return ModelResponse(parts=[TextPart(returned[-1].model_response_str())])
-
-    return FunctionModel(respond)
-
-
-def ask(user: Any, tool: str, **args: Any) -> Any:
-    """Run an agent with the database toolset as `user`, calling `tool` once; what the model was given back."""
-    agent = Agent(scripted((tool, args)), deps_type=AgentDeps, toolsets=[SPEC.build()])
-    result = async_to_sync(agent.run)("go", deps=AgentDeps(user=user, run_id=0, agent_name="t"))
-    return json.loads(result.output)
+ask = ScriptedToolset(SPEC).ask
 
 
 @pytest.fixture

@@ -4,22 +4,20 @@ package's conftest keeps their originals in tmp_path and the word statistics fre
 
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from pydantic_ai import Agent, AgentRunResult, DeferredToolRequests, DeferredToolResults
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.toolsets import FunctionToolset
 
-from apps.agents.deps import AgentDeps
+from apps.agents.tests.scripted import ScriptedToolset, answered, approval_requested, deps, model_usage, resume
 from apps.agents.toolsets import available_toolsets
 from apps.agents.toolsets.knowbase import SPEC
 from apps.knowbase.models import Status, Visibility
 from apps.knowbase.tests.factories import GARDEN, KETTLE, document_create, staff_create, user_create
 from apps.tasks.models import TaskRun
+from modules.llm.testing import OpenAIStandIn
 
 pytestmark = pytest.mark.django_db
 
@@ -30,67 +28,8 @@ LIGHTHOUSE = """# Lighthouse keeping
 The lighthouse lamp is lit at dusk and put out at dawn. Trim the wick and polish the lens every morning.
 """
 
-
-def scripted(*calls: tuple[str, dict[str, Any]]) -> FunctionModel:
-    """A model that makes the given tool calls in turn, then answers with what the last one gave it, as the model
-    saw it (the tool's result as JSON, or {"error": message} for a refusal or failure)."""
-
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        made = sum(isinstance(message, ModelResponse) for message in messages)
-        if made < len(calls):
-            name, args = calls[made]
-            return ModelResponse(parts=[ToolCallPart(name, args)])
-        returned = [part for part in messages[-1].parts if isinstance(part, ToolReturnPart)]
-        return ModelResponse(parts=[TextPart(returned[-1].model_response_str())])
-
-    return FunctionModel(respond)
-
-
-def agent_for(tool: str, **args: Any) -> Agent[AgentDeps, str | DeferredToolRequests]:
-    return Agent(
-        scripted((tool, args)),
-        deps_type=AgentDeps,
-        toolsets=[SPEC.build()],
-        output_type=[str, DeferredToolRequests],
-    )
-
-
-def deps(user: Any) -> AgentDeps:
-    return AgentDeps(user=user, run_id=0, agent_name="t")
-
-
-def answered(result: AgentRunResult[str | DeferredToolRequests]) -> Any:
-    """What the model was given back by its last tool call (its final answer repeats it)."""
-    assert isinstance(result.output, str), result.output
-    return json.loads(result.output)
-
-
-def ask(user: Any, tool: str, **args: Any) -> Any:
-    """Run an agent with the knowbase toolset as `user`, calling `tool` once; what the model was given back."""
-    return answered(async_to_sync(agent_for(tool, **args).run)("go", deps=deps(user)))
-
-
-def approval_requested(result: AgentRunResult[str | DeferredToolRequests]) -> ToolCallPart:
-    """The one call the run paused on for approval."""
-    assert isinstance(result.output, DeferredToolRequests), result.output
-    [call] = result.output.approvals
-    return call
-
-
-def resume(
-    agent: Agent[AgentDeps, str | DeferredToolRequests],
-    user: Any,
-    paused: AgentRunResult[str | DeferredToolRequests],
-    *,
-    approved: bool,
-) -> AgentRunResult[str | DeferredToolRequests]:
-    """Run the paused agent again with the approver's decision on its call."""
-    call = approval_requested(paused)
-    return async_to_sync(agent.run)(
-        message_history=paused.all_messages(),
-        deferred_tool_results=DeferredToolResults(approvals={call.tool_call_id: approved}),
-        deps=deps(user),
-    )
+_toolset = ScriptedToolset(SPEC)
+agent_for, ask = _toolset.agent_for, _toolset.ask
 
 
 @pytest.fixture
@@ -168,6 +107,38 @@ def test_ask_answers_with_citations_of_visible_documents(ada, eve):
     assert {citation["document_id"] for citation in answer["citations"]} == {kettle.pk}
     assert answer["citations"][0]["document_title"] == "Kettle manual"
     assert answer["citations"][0]["excerpt"]
+
+
+def test_ask_counts_its_answers_model_request_tokens_and_cost_in_the_run(ada, chat: OpenAIStandIn):
+    """ask_knowbase calls the chat model itself: that request and its tokens are the run's (its request and token
+    limits see them), and its cost goes to the run's tool spend (the engine adds it to the run's cost)."""
+    document_create(owner=ada, text=KETTLE, title="Kettle manual")
+    chat.reply("Descale the kettle with vinegar [1].", usage=(40, 8), cost=0.002)
+    run_deps = deps(ada)
+
+    result = async_to_sync(agent_for("ask_knowbase", question="How do I descale the kettle?").run)("go", deps=run_deps)
+
+    assert answered(result)["mode"] == "generated" and len(chat.chat_requests) == 1
+    own = model_usage(result)  # the scripted model's own two requests
+    assert own.requests == 2
+    assert (result.usage.requests, result.usage.input_tokens, result.usage.output_tokens) == (
+        own.requests + 1,
+        own.input_tokens + 40,
+        own.output_tokens + 8,
+    )
+    assert run_deps.spend.cost == Decimal("0.002")
+
+
+def test_an_extractive_answer_adds_nothing_to_the_runs_usage(ada):
+    document_create(owner=ada, text=KETTLE, title="Kettle manual")  # no chat model: the passages' own sentences
+    run_deps = deps(ada)
+
+    result = async_to_sync(agent_for("ask_knowbase", question="How do I descale the kettle?").run)("go", deps=run_deps)
+
+    assert answered(result)["mode"] == "extractive"
+    assert result.usage.requests == model_usage(result).requests == 2
+    assert result.usage.input_tokens == model_usage(result).input_tokens
+    assert run_deps.spend.cost is None
 
 
 def test_a_blank_query_is_sent_back_to_the_model(ada):

@@ -3,20 +3,18 @@ as it is enqueued, and apps.tasks records every run as a TaskRun; the tasks are 
 
 from __future__ import annotations
 
-import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.tasks import TaskResultStatus
-from pydantic_ai import Agent, AgentRunResult, DeferredToolRequests, DeferredToolResults
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.exceptions import ModelRetry
 from pydantic_ai.toolsets import FunctionToolset
 
-from apps.agents.deps import AgentDeps
+from apps.agents.tests.scripted import ScriptedToolset, answered, approval_requested, deps, offered_tools, resume
 from apps.agents.toolsets import available_toolsets
-from apps.agents.toolsets.tasks import SPEC
+from apps.agents.toolsets.tasks import SPEC, _may_enqueue, list_allowed_tasks, task_status
 from apps.knowbase.tests.factories import staff_create, user_create
 from apps.tasks.models import TaskRun
 from apps.tasks.tests import jobs
@@ -26,64 +24,13 @@ pytestmark = pytest.mark.django_db
 ADD = "apps.tasks.tests.jobs.add"
 WHICH_ATTEMPT = "apps.tasks.tests.jobs.which_attempt"
 
-
-def scripted(*calls: tuple[str, dict[str, Any]]) -> FunctionModel:
-    """A model that makes the given tool calls in turn, then answers with what the last one gave it, as the model
-    saw it (the tool's result as JSON, or {"error": message} for a refusal)."""
-
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        made = sum(isinstance(message, ModelResponse) for message in messages)
-        if made < len(calls):
-            name, args = calls[made]
-            return ModelResponse(parts=[ToolCallPart(name, args)])
-        returned = [part for part in messages[-1].parts if isinstance(part, ToolReturnPart)]
-        return ModelResponse(parts=[TextPart(returned[-1].model_response_str())])
-
-    return FunctionModel(respond)
+_toolset = ScriptedToolset(SPEC)
+agent_for, ask = _toolset.agent_for, _toolset.ask
 
 
-def agent_for(tool: str, **args: Any) -> Agent[AgentDeps, str | DeferredToolRequests]:
-    return Agent(
-        scripted((tool, args)), deps_type=AgentDeps, toolsets=[SPEC.build()], output_type=[str, DeferredToolRequests]
-    )
-
-
-def deps(user: Any) -> AgentDeps:
-    return AgentDeps(user=user, run_id=0, agent_name="t")
-
-
-def answered(result: AgentRunResult[str | DeferredToolRequests]) -> Any:
-    """What the model was given back by its last tool call (its final answer repeats it)."""
-    assert isinstance(result.output, str), result.output
-    return json.loads(result.output)
-
-
-def ask(user: Any, tool: str, **args: Any) -> Any:
-    """Run an agent with the tasks toolset as `user`, calling `tool` once; what the model was given back."""
-    return answered(async_to_sync(agent_for(tool, **args).run)("go", deps=deps(user)))
-
-
-def approval_requested(result: AgentRunResult[str | DeferredToolRequests]) -> ToolCallPart:
-    """The one call the run paused on for approval."""
-    assert isinstance(result.output, DeferredToolRequests), result.output
-    [call] = result.output.approvals
-    return call
-
-
-def resume(
-    agent: Agent[AgentDeps, str | DeferredToolRequests],
-    user: Any,
-    paused: AgentRunResult[str | DeferredToolRequests],
-    *,
-    approved: bool,
-) -> AgentRunResult[str | DeferredToolRequests]:
-    """Run the paused agent again with the approver's decision on its call."""
-    call = approval_requested(paused)
-    return async_to_sync(agent.run)(
-        message_history=paused.all_messages(),
-        deferred_tool_results=DeferredToolResults(approvals={call.tool_call_id: approved}),
-        deps=deps(user),
-    )
+def context(user: Any) -> Any:
+    """What a tool function called directly (not through an agent) reads of its RunContext: the deps."""
+    return SimpleNamespace(deps=deps(user))
 
 
 @pytest.fixture(autouse=True)
@@ -203,22 +150,44 @@ def test_staff_read_a_task_runs_status():
     assert finished_at is not None and status["finished_at"] == finished_at.isoformat()
 
 
-def test_a_non_staff_user_may_not_read_task_status():
-    result = jobs.add.enqueue(2, 40)
+def test_a_non_staff_users_model_is_not_offered_task_status():
+    assert offered_tools(SPEC.build(), user_create()) == {"list_allowed_tasks", "enqueue_task"}
+    assert offered_tools(SPEC.build(), staff_create()) == {"list_allowed_tasks", "enqueue_task", "task_status"}
 
-    assert ask(user_create(), "task_status", task_id=result.id) == {
-        "error": "Only staff may read the status of task runs."
-    }
+
+def test_a_non_staff_user_may_not_read_task_status_even_by_calling_it_unoffered():
+    result = jobs.add.enqueue(2, 40)
+    user = user_create()
+
+    assert ask(user, "task_status", task_id=result.id)["error"].startswith("Unknown tool name: 'task_status'.")
+    # Called anyway (the toolset used without its prepare): the tool refuses too.
+    with pytest.raises(ModelRetry, match="Only staff may read the status of task runs"):
+        async_to_sync(task_status)(context(user), task_id=result.id)
 
 
 def test_an_unknown_task_id_is_sent_back_to_the_model():
     assert ask(staff_create(), "task_status", task_id="nope") == {"error": "No task run 'nope'."}
 
 
-def test_with_no_allowed_tasks_the_list_is_empty(allowed_tasks):
+def test_with_no_allowed_tasks_the_task_tools_are_not_offered(allowed_tasks):
     allowed_tasks()
 
-    assert ask(user_create(), "list_allowed_tasks") == {"tasks": []}
-    assert ask(user_create("eve@example.com"), "enqueue_task", task_path=ADD)["error"] == (
-        f"{ADD!r} is not a task you may start. The tasks you may start: none."
-    )
+    assert offered_tools(SPEC.build(), user_create()) == set()
+    assert offered_tools(SPEC.build(), staff_create()) == {"task_status"}
+    # Each refuses all the same when called (the toolset used without its prepare).
+    assert async_to_sync(list_allowed_tasks)(context(user_create("eve@example.com"))) == {"tasks": []}
+    with pytest.raises(ModelRetry, match="The tasks you may start: none"):
+        async_to_sync(_may_enqueue)(context(user_create("bob@example.com")), ADD, [], {})
+
+
+def test_a_task_approved_after_the_allow_list_was_emptied_is_not_started(allowed_tasks):
+    user = user_create()
+    agent = agent_for("enqueue_task", task_path=ADD, args=[2, 40])
+    paused = async_to_sync(agent.run)("go", deps=deps(user))
+    allowed_tasks()
+
+    resumed = resume(agent, user, paused, approved=True)
+
+    # No longer offered: the model is told so, and nothing is started.
+    assert answered(resumed) == {"error": "Unknown tool name: 'enqueue_task'. No tools available."}
+    assert not TaskRun.objects.exists()

@@ -44,5 +44,12 @@ def available_toolsets() -> dict[str, ToolsetSpec]:
     return specs
 
 
+@cache
+def toolset(name: str) -> AbstractToolset[AgentDeps]:
+    """The toolset, built once per process: a toolset holds its tools' schemas and no state of a run (each call gets
+    the run's context), so every run shares it. KeyError when it is not available."""
+    return available_toolsets()[name].build()
+
+
 def toolset_choices() -> list[tuple[str, str]]:
     return [(spec.name, spec.label) for spec in available_toolsets().values()]

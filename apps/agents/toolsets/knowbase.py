@@ -2,7 +2,8 @@
 approval) process one of the user's own documents again.
 
 Every call is scoped to the run's user (AgentDeps.user) by the knowbase's own selectors: a private document of
-another user is never found, and never said to exist."""
+another user is never found, and never said to exist. ask_knowbase's own chat request counts in the run: its tokens,
+its request and its cost, against the run's limits."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from asgiref.sync import sync_to_async
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ModelRetry, ToolFailed
 from pydantic_ai.toolsets import FunctionToolset
+from pydantic_ai.usage import RunUsage
 
 from apps.agents.deps import AgentDeps
 from apps.agents.toolsets import ToolsetSpec
@@ -22,6 +24,7 @@ from apps.knowbase.search import Hit, chunk_search
 from apps.knowbase.selectors import document_get, document_may_change
 from apps.knowbase.services import document_reprocess
 from modules.api.exceptions import ServiceError
+from modules.llm.interface import Usage
 
 MAX_HITS = 20
 
@@ -84,7 +87,19 @@ async def ask_knowbase(ctx: RunContext[AgentDeps], question: str) -> dict[str, A
     if not question.strip():
         raise ModelRetry("Give a question to answer.")
     answer = await _knowbase(answer_question, user=ctx.deps.user, question=question)
+    _count_in_run(ctx, answer.usage)
     return answer_data(answer)
+
+
+def _count_in_run(ctx: RunContext[AgentDeps], usage: Usage | None) -> None:
+    """The chat model's answer (a request of its own, beside the run's) counted in the run: its request and tokens
+    in the run's live usage (ctx.usage), so that the run's request and token limits see them, and its cost in the
+    run's tool spend, which the engine adds to the run's cost and checks against its cost limit. An extractive or
+    empty answer used no model (usage None)."""
+    if usage is None:
+        return
+    ctx.usage.incr(RunUsage(requests=1, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens))
+    ctx.deps.spend.add(usage.cost)
 
 
 def _changeable_document(user: Any, document_id: int) -> Document:

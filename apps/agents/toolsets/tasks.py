@@ -1,5 +1,6 @@
 """The tasks toolset: start one of the background tasks of AGENTS__ALLOWED_TASKS (each start needs approval), and
-for staff, read how a task run went."""
+for staff, read how a task run went. A tool its user can never use is not offered at all (its `prepare`): the task
+tools while no task is allowed, task_status to anybody but staff."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils.module_loading import import_string
 from pydantic import Field as ArgField
 from pydantic_ai import RunContext
 from pydantic_ai.exceptions import ModelRetry
+from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import FunctionToolset
 
 from apps.agents.deps import AgentDeps
@@ -143,11 +145,24 @@ async def task_status(ctx: RunContext[AgentDeps], task_id: str) -> dict[str, Any
     }
 
 
+async def _when_tasks_are_allowed(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:
+    """list_allowed_tasks and enqueue_task are offered only while AGENTS__ALLOWED_TASKS names a task: with none,
+    the model is not shown tools it could only fail with (read per step: the setting may change)."""
+    return tool if settings.AGENTS["ALLOWED_TASKS"] else None
+
+
+async def _for_staff(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:
+    """task_status is offered to staff only: a user's model never sees it (the tool checks again)."""
+    return tool if getattr(ctx.deps.user, "is_staff", False) else None
+
+
 def build() -> FunctionToolset[AgentDeps]:
     toolset = FunctionToolset[AgentDeps](id="tasks", docstring_format="google", require_parameter_descriptions=True)
-    toolset.add_function(list_allowed_tasks)
-    toolset.add_function(enqueue_task, requires_approval=True, args_validator=_may_enqueue)
-    toolset.add_function(task_status)
+    toolset.add_function(list_allowed_tasks, prepare=_when_tasks_are_allowed)
+    toolset.add_function(
+        enqueue_task, requires_approval=True, args_validator=_may_enqueue, prepare=_when_tasks_are_allowed
+    )
+    toolset.add_function(task_status, prepare=_for_staff)
     return toolset
 
 

@@ -3,15 +3,12 @@ JSON or as Server-Sent Events, under WSGI and under ASGI."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -19,6 +16,11 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.knowbase.models import Chunk, Visibility
 from apps.knowbase.tests.factories import KETTLE, document_create, user_create
 from config.asgi import application
+from modules.api.testing import (  # noqa: F401  (a fixture)
+    AsgiClient,
+    _connections_closed_after_each_request,
+    sse_parse,
+)
 from modules.llm.testing import OpenAIStandIn, openai_stand_in, stand_in_settings
 
 pytestmark = pytest.mark.django_db
@@ -46,14 +48,10 @@ def ask(client: APIClient, question: str = QUESTION, **fields: Any) -> dict[str,
 
 def events_of(content: bytes) -> list[tuple[str, dict[str, Any]]]:
     """Server-Sent Events as (event, data) pairs; each event is `event:` and `data:` lines and a blank line."""
-    events = []
-    for block in content.decode().split("\n\n"):
-        if not block:
-            continue
-        lines = dict(line.split(": ", 1) for line in block.split("\n"))
-        assert set(lines) == {"event", "data"}, block
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
+    parsed = sse_parse(content)
+    for item in parsed:
+        assert set(item) == {"event", "data"}, item
+    return [(item["event"], item["data"]) for item in parsed]
 
 
 def stream(client: APIClient, question: str = QUESTION, **fields: Any) -> tuple[Any, list[tuple[str, Any]]]:
@@ -226,51 +224,6 @@ def test_questions_are_throttled_per_user(ada, ada_api, eve_api, settings):
     assert eve_api.post(ASK, {"question": QUESTION}, format="json").status_code == 200
 
 
-class AsgiClient:
-    """One request to the project's ASGI application (config.asgi: the body limit around Django's handler), as
-    uvicorn would make it, recording what is sent and when."""
-
-    def __init__(self, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-        self.body = body
-        self.headers = headers
-        self.sent: list[tuple[float, dict[str, Any]]] = []
-        self._delivered = False
-
-    async def receive(self) -> dict[str, Any]:
-        if not self._delivered:
-            self._delivered = True
-            return {"type": "http.request", "body": self.body, "more_body": False}
-        await asyncio.sleep(3600)  # the client stays connected until the answer ends
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append((time.monotonic(), message))
-
-    def run(self, path: str) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"testserver"), (b"content-length", str(len(self.body)).encode()), *self.headers],
-            "client": ("127.0.0.1", 40000),
-            "server": ("testserver", 80),
-        }
-        asyncio.run(asyncio.wait_for(application(scope, self.receive, self.send), timeout=60))
-
-
-@pytest.fixture
-def _connections_closed_after_each_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ASGI handler runs the view in a thread of its own, whose database connection would otherwise stay open
-    (CONN_MAX_AGE) after the test, and keep the test database from being dropped."""
-    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("_connections_closed_after_each_request")
 def test_under_asgi_events_leave_as_the_model_writes_them(chat):
@@ -281,7 +234,7 @@ def test_under_asgi_events_leave_as_the_model_writes_them(chat):
     chat.reply("Water at the base [1].")
     token = str(RefreshToken.for_user(ada).access_token)
     client = AsgiClient(
-        json.dumps({"question": QUESTION}).encode(),
+        application,
         [
             (b"content-type", b"application/json"),
             (b"accept", b"text/event-stream"),
@@ -291,19 +244,17 @@ def test_under_asgi_events_leave_as_the_model_writes_them(chat):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        client.run(ASK)
+        client.post(ASK, json.dumps({"question": QUESTION}).encode())
 
     assert not [warning for warning in caught if "synchronous iterators" in str(warning.message)]
-    start = client.sent[0][1]
-    assert start["type"] == "http.response.start" and start["status"] == 200
-    headers = {name.lower(): value for name, value in start["headers"]}
+    assert client.start["type"] == "http.response.start" and client.start["status"] == 200
+    headers = client.response_headers
     assert headers[b"content-type"] == b"text/event-stream; charset=utf-8"
     assert headers[b"x-accel-buffering"] == b"no"
-    bodies = [(at, message["body"]) for at, message in client.sent[1:] if message.get("body")]
-    events = events_of(b"".join(body for _, body in bodies))
+    events = events_of(client.content)
     names = [name for name, _ in events]
     assert names[0] == "passages" and names[-2:] == ["answer", "done"]
-    assert len(bodies) == len(events)  # one message per event
+    assert len(client.bodies) == len(events)  # one message per event
     [request] = chat.chat_requests
-    assert bodies[0][0] < request.at  # the passages were sent before the model was asked: nothing was buffered
+    assert client.bodies[0][0] < request.at  # the passages were sent before the model was asked: nothing was buffered
     assert events[-2][1]["answer"] == "Water at the base [1]."

@@ -1,0 +1,114 @@
+"""Helpers for the tests of streamed API responses (this module's and any app's): Server-Sent Events read back, and
+one request to an ASGI application made as uvicorn would make it.
+
+    parsed = sse_parse(b"".join(response.streaming_content))     # [{"id", "event", "data"} or {"comment"}, ...]
+
+    client = AsgiClient(application, [(b"accept", b"text/event-stream")])   # application: config.asgi's
+    client.get("/api/...")                                        # or client.post(path, body)
+    client.start["status"], client.response_headers[b"content-type"]   # what was sent:
+    client.content, client.bodies                                 # the body whole, or each part with when it left
+
+and the fixture _connections_closed_after_each_request, for a test that sends to the ASGI application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from cfg.body_limit import AsgiApp
+
+
+def sse_parse(content: bytes) -> list[dict[str, Any]]:
+    """Server-Sent Events as dicts {id, event, data} (id when sent; data decoded from JSON), and comment lines as
+    {comment}."""
+    parsed: list[dict[str, Any]] = []
+    for block in content.decode().split("\n\n"):
+        if not block:
+            continue
+        lines = block.split("\n")
+        if all(line.startswith(":") for line in lines):
+            parsed.append({"comment": " ".join(line[1:].strip() for line in lines)})
+            continue
+        fields = dict(line.split(": ", 1) for line in lines)
+        assert set(fields) <= {"id", "event", "data"}, block
+        parsed.append({**fields, "data": json.loads(fields["data"])})
+    return parsed
+
+
+class AsgiClient:
+    """One request to an ASGI application (the project's is config.asgi's: the body limit around Django's handler),
+    as uvicorn would make it, recording what is sent and when. The client stays connected until the response ends."""
+
+    def __init__(self, application: AsgiApp, headers: list[tuple[bytes, bytes]]) -> None:
+        self.application = application
+        self.headers = headers
+        self.sent: list[tuple[float, dict[str, Any]]] = []
+        self._body = b""
+        self._delivered = False
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._delivered:
+            self._delivered = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        await asyncio.sleep(3600)  # the client stays connected until the response ends
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append((time.monotonic(), message))
+
+    def get(self, path: str) -> None:
+        self._request("GET", path, [])
+
+    def post(self, path: str, body: bytes) -> None:
+        self._body = body
+        self._request("POST", path, [(b"content-length", str(len(body)).encode())])
+
+    def _request(self, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), *headers, *self.headers],
+            "client": ("127.0.0.1", 40000),
+            "server": ("testserver", 80),
+        }
+        asyncio.run(asyncio.wait_for(self.application(scope, self.receive, self.send), timeout=60))
+
+    @property
+    def start(self) -> dict[str, Any]:
+        """The response's first message (http.response.start: its status and headers)."""
+        return self.sent[0][1]
+
+    @property
+    def response_headers(self) -> dict[bytes, bytes]:
+        """The response's headers, their names in lower case."""
+        return {name.lower(): value for name, value in self.start["headers"]}
+
+    @property
+    def bodies(self) -> list[tuple[float, bytes]]:
+        """The non-empty bodies the response sent, each with when (time.monotonic()) it was sent."""
+        return [(at, message["body"]) for at, message in self.sent[1:] if message.get("body")]
+
+    @property
+    def content(self) -> bytes:
+        """The response's body, whole."""
+        return b"".join(body for _, body in self.bodies)
+
+
+@pytest.fixture
+def _connections_closed_after_each_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ASGI handler runs the view in a thread of its own, whose database connection would otherwise stay open
+    (CONN_MAX_AGE) after the test, and keep the test database from being dropped."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
