@@ -26,3 +26,6 @@ if settings.API_DOCS_ENABLED:
         ),
         path("api/redoc/redoc.standalone.js", redoc_standalone, name="api-redoc-js"),
     ]
+
+# An /api/ URL that matches nothing (an id that is not a number, a path that does not exist) answers the API's JSON.
+handler404 = "modules.api.not_found.not_found"
