@@ -122,6 +122,8 @@ def run_cancel(*, run: AgentRun) -> AgentRun:
         ToolCall.objects.filter(run=run, status=ToolCallStatus.AWAITING_APPROVAL).update(
             status=ToolCallStatus.DENIED, decision_note="The run was cancelled.", finished_at=timezone.now()
         )
+        # The same last events as a running run that the engine stops.
+        event_append(run=run, kind="error", data={"code": run.error_code, "message": run.error})
         event_append(run=run, kind="status", data={"status": RunStatus.CANCELLED})
     return run
 

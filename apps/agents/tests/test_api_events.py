@@ -142,7 +142,10 @@ def test_a_reconnect_to_a_run_that_is_not_settled_streams(ada, ada_api, chat: Op
     assert response.status_code == 200 and response.streaming
     parts = iter(response.streaming_content)
     services.run_cancel(run=run)
-    assert [item["data"] for item in sse_parse(b"".join(parts))] == [{"status": "cancelled"}]
+    assert [item["data"] for item in sse_parse(b"".join(parts))] == [
+        {"code": "cancelled", "message": "Cancelled."},
+        {"status": "cancelled"},
+    ]
 
 
 def test_a_run_waiting_for_approval_ends_its_stream_at_the_pause(
@@ -179,7 +182,10 @@ def test_a_stream_waits_for_new_events_until_the_run_ends(ada, ada_api, chat: Op
     services.run_cancel(run=run)  # while the client waits
     rest = sse_parse(b"".join(parts))
 
-    assert [(item["event"], item["data"]) for item in rest] == [("status", {"status": "cancelled"})]
+    assert [(item["event"], item["data"]) for item in rest] == [
+        ("error", {"code": "cancelled", "message": "Cancelled."}),
+        ("status", {"status": "cancelled"}),
+    ]
     assert int(rest[0]["id"]) == int(first[0]["id"]) + 1
 
 

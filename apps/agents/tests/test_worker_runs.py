@@ -35,7 +35,13 @@ def test_a_worker_runs_the_agent_with_its_tool_calls_recorded(
 
     run = services.message_post(conversation=conversation, text="What do my notes say about tomatoes?")
 
-    wait_for(lambda: run_refresh(run).status not in (RunStatus.QUEUED, RunStatus.RUNNING), what="the run")
+    # The worker records its task's outcome after the run's own: both are waited for.
+    wait_for(
+        lambda: TaskRun.objects.filter(
+            task_path="apps.agents.tasks.execute_agent_run", finished_at__isnull=False
+        ).exists(),
+        what="the run's task to finish",
+    )
     run = run_refresh(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.output == "Your documents say nothing about tomatoes."
