@@ -155,8 +155,8 @@ async def _execute(run_id: int, redelivered: bool) -> str:
 
 def _claim(run_id: int, redelivered: bool) -> tuple[AgentRun, int] | None:
     """queued → running, under the row's lock, and the seq its next event takes. A run left running is taken over
-    by a redelivered task (its first worker died: at-least-once delivery brought the task back) or once it is
-    stale (lost_before())."""
+    by a redelivered task (its first worker died: at-least-once delivery brought the task back; a task that timed
+    out cannot be one, as AGENTS__RUN_TIMEOUT ends the run first) or once it is lost (is_lost())."""
     with transaction.atomic():
         run = (
             AgentRun.objects.select_for_update(of=("self",))

@@ -105,7 +105,10 @@ class AgentsConfig(ConfigModel):
         default=20, ge=0, le=500, description="Earlier runs of a conversation given to the model as its history"
     )
     run_timeout: float = Field(
-        default=300, gt=0, le=3600, description="Seconds a run may take before it fails (a hung provider or tool)"
+        default=240,
+        gt=0,
+        le=3600,
+        description="Seconds a run may take before it fails (a hung provider or tool); at most TASKS__TIMEOUT - 30",
     )
     default_request_limit: int = Field(default=20, ge=1, le=1000, description="Model requests per run, for new agents")
     default_tool_calls_limit: int = Field(default=20, ge=0, le=1000, description="Tool calls per run, for new agents")

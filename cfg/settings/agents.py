@@ -4,6 +4,16 @@ from typing import Any
 
 from cfg.models.core import CoreConfig
 
+# Seconds a run leaves between its own time limit and its task's, to record its outcome.
+RUN_TIMEOUT_MARGIN = 30
+
+
+def run_timeout(configured: float, task_timeout: int) -> float:
+    """A run ends before its task times out: a timed-out task is tried again, and its second attempt would take the
+    run over while the first still runs. So the run's limit is capped at the task's less a margin (half the task's
+    time when that is shorter)."""
+    return min(configured, max(task_timeout - RUN_TIMEOUT_MARGIN, task_timeout / 2))
+
 
 def agents_settings(config: CoreConfig) -> dict[str, Any]:
     """AGENTS: the toolsets' allow-lists, default usage limits and API bounds read by apps.agents."""
@@ -18,7 +28,7 @@ def agents_settings(config: CoreConfig) -> dict[str, Any]:
             "QUEUE": agents.queue,
             "MAX_PROMPT_CHARS": agents.max_prompt_chars,
             "HISTORY_RUNS": agents.history_runs,
-            "RUN_TIMEOUT": agents.run_timeout,
+            "RUN_TIMEOUT": run_timeout(agents.run_timeout, config.tasks.timeout),
             "DEFAULT_REQUEST_LIMIT": agents.default_request_limit,
             "DEFAULT_TOOL_CALLS_LIMIT": agents.default_tool_calls_limit,
             "DEFAULT_TOTAL_TOKENS_LIMIT": agents.default_total_tokens_limit,

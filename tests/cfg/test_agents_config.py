@@ -57,3 +57,13 @@ def test_a_queue_for_runs_that_no_worker_serves_stops_loading(project: Project) 
         "Invalid configuration: agents.queue (from env var AGENTS__QUEUE): 'agents' is not one of the task queues "
         "(default, mail). Fix: add it to TASKS__QUEUES, or set AGENTS__QUEUE to one of them"
     ]
+
+
+def test_a_run_ends_before_its_task_would_time_out(project: Project) -> None:
+    generated = project.load({**TEST, "AGENTS__RUN_TIMEOUT": "290", "TASKS__TIMEOUT": "300"}).get_all_settings()
+    short_tasks = project.load({**TEST, "TASKS__TIMEOUT": "20"}).get_all_settings()
+    default = project.load(TEST).get_all_settings()
+
+    assert generated["AGENTS"]["RUN_TIMEOUT"] == 270  # the task's 300 s less a margin to record the outcome
+    assert short_tasks["AGENTS"]["RUN_TIMEOUT"] == 10  # half of a task time shorter than the margin
+    assert default["AGENTS"]["RUN_TIMEOUT"] == 240
