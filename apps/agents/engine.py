@@ -55,10 +55,11 @@ from apps.agents.selectors import last_history_run
 from apps.agents.storable import storable, storable_text
 from apps.agents.toolsets import available_toolsets, toolset
 from modules.api.exceptions import ServiceError
-from modules.llm.agent_model import agent_model, agent_provider_label, redact, request_cost
+from modules.llm.agent_model import agent_model, agent_provider_label, request_cost
 from modules.llm.conf import LlmSettings
 from modules.llm.interface import Usage
 from modules.llm.models import Operation
+from modules.llm.openai_provider import redact
 from modules.llm.usage import record_call
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,7 @@ class ReusedToolCallId(UnexpectedModelBehavior):
 class _Leg:
     """What one stretch of running (from a claim to the end or a pause) has measured."""
 
-    run: AgentRun
     started: float = field(default_factory=time.perf_counter)
-    base_cost: Decimal | None = None
     cost: Decimal | None = None
     responses_priced: int = 0
     agent_run: PydanticAgentRun[AgentDeps, Any] | None = None
@@ -107,7 +106,7 @@ async def _execute(run_id: int, redelivered: bool) -> str:
     run, first_seq = claimed
     recorder = EventRecorder(run.pk, first_seq)
     await recorder.emit("status", {"status": RunStatus.RUNNING})
-    leg = _Leg(run=run, base_cost=run.cost, cost=run.cost)
+    leg = _Leg(cost=run.cost)
     token = CancellationToken()
     watcher = asyncio.create_task(_watch_cancel(run.pk, token))
     try:
@@ -575,6 +574,6 @@ def _provider(error: ModelAPIError) -> str:
     if isinstance(error, ModelHTTPError):
         body = error.body
         message = body.get("message") if isinstance(body, dict) else None
-        detail = f": {redact(str(message))[:300]}" if message else ""
+        detail = f": {redact(str(message), LlmSettings.current().api_key)[:300]}" if message else ""
         return f"{label} answered {error.status_code} for {error.model_name}{detail}"
-    return f"{label} could not be used: {redact(error.message)}"[:2000]
+    return f"{label} could not be used: {redact(error.message, LlmSettings.current().api_key)}"[:2000]

@@ -18,7 +18,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 
 from modules.llm.conf import LlmSettings
 from modules.llm.exceptions import ChatNotConfigured, LlmMisconfigured
-from modules.llm.openai_provider import KEY_LIKE, NO_KEY, RetryAfterCap, provider_label
+from modules.llm.openai_provider import NO_KEY, RetryAfterCap, provider_label
 from modules.llm.usage import cost_of
 
 
@@ -55,14 +55,6 @@ def _tls_context() -> ssl.SSLContext:
 def agent_provider_label(config: LlmSettings | None = None) -> str:
     """The provider as LlmCall records it: its host only."""
     return provider_label((config or LlmSettings.current()).base_url)
-
-
-def redact(text: str, config: LlmSettings | None = None) -> str:
-    """A provider's message without the key, or the part of a wrong key the provider echoes."""
-    key = (config or LlmSettings.current()).api_key
-    if key:
-        text = text.replace(key, "[key]")
-    return KEY_LIKE.sub("[key]", text)
 
 
 def request_cost(

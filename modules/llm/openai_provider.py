@@ -58,6 +58,13 @@ class _Client(RetryAfterCap, openai.OpenAI):
     """The SDK's client, with LLM__MAX_RETRY_AFTER as the longest Retry-After it waits for."""
 
 
+def redact(text: str, key: str) -> str:
+    """A provider's message without the key, or the part of a wrong key the provider echoes."""
+    if key:
+        text = text.replace(key, "[key]")
+    return KEY_LIKE.sub("[key]", text)
+
+
 def provider_label(base_url: str) -> str:
     """The provider as recorded and shown in errors: its host only (a URL may carry credentials)."""
     try:
@@ -140,9 +147,7 @@ class _OpenAIBase:
         return self._redact(text)[:500]
 
     def _redact(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "[key]")
-        return KEY_LIKE.sub("[key]", text)
+        return redact(text, self._api_key)
 
 
 class OpenAIChatModel(_OpenAIBase):

@@ -4,7 +4,7 @@
         settings.LLM = stand_in_settings(api)        # or llm_section(LlmConfig(..., base_url=api.base_url))
         api.reply("Hello", usage=(12, 3))            # the next chat answer (else an echo of the last message)
         api.fail(429, retry_after=1)                  # the next request is refused, then answered normally
-        ...
+        code_under_test()                             # its calls get what was queued above
         api.requests                                  # every request: path, headers, JSON body, arrival time
 
 It serves POST /v1/chat/completions (JSON, or server-sent events when "stream" is true, with a final usage chunk
