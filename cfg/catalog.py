@@ -96,8 +96,35 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
         ),
         dashboard=("apps.agents.dashboard.agent_cards",),
     ),
-    AppSpec(app="apps.leads", title="Leads", url_prefix="api/leads/", urls="apps.leads.urls"),
-    AppSpec(app="apps.newsletter", title="Newsletter", url_prefix="api/newsletter/", urls="apps.newsletter.urls"),
+    # Mounted at the root: the API under api/leads/ and the public form under leads/.
+    AppSpec(
+        app="apps.leads",
+        title="Leads",
+        urls="apps.leads.urls",
+        settings="cfg.settings.leads.leads_settings",
+        navigation=(
+            NavigationItem(title="Leads", link="/admin/leads/lead/", icon="person_search"),
+            NavigationItem(title="Board", link="/admin/leads/lead/board/", icon="view_kanban"),
+        ),
+        dashboard=("apps.leads.dashboard.lead_cards",),
+    ),
+    # Mounted at the root: the API under api/newsletter/ and the subscribers' pages under newsletter/.
+    AppSpec(
+        app="apps.newsletter",
+        title="Newsletter",
+        urls="apps.newsletter.urls",
+        requires=("tasks",),
+        settings="cfg.settings.newsletter.newsletter_settings",
+        dashboard=("apps.newsletter.dashboard.newsletter_cards",),
+        navigation=(
+            NavigationItem(title="Campaigns", link="/admin/newsletter/campaign/", icon="campaign"),
+            NavigationItem(title="Lists", link="/admin/newsletter/mailinglist/", icon="list"),
+            NavigationItem(title="Subscribers", link="/admin/newsletter/subscriber/", icon="group"),
+            NavigationItem(title="Suppression list", link="/admin/newsletter/suppression/", icon="block"),
+            NavigationItem(title="Consent records", link="/admin/newsletter/consentrecord/", icon="verified_user"),
+            NavigationItem(title="Send log", link="/admin/newsletter/delivery/", icon="outgoing_mail"),
+        ),
+    ),
     AppSpec(app="apps.support", title="Support", url_prefix="api/support/", urls="apps.support.urls"),
 )
 

@@ -28,8 +28,10 @@ from cfg.models.database import DatabaseConfig, DatabasePoolConfig
 from cfg.models.email import EmailConfig
 from cfg.models.integrations import NgrokConfig, TelegramConfig, TwilioConfig
 from cfg.models.knowbase import KnowbaseConfig
+from cfg.models.leads import LeadsConfig
 from cfg.models.llm import LlmConfig
 from cfg.models.logging import LoggingConfig
+from cfg.models.newsletter import NewsletterConfig
 from cfg.models.security import SecurityConfig
 from cfg.models.tasks import TasksConfig
 from cfg.models.unfold import UnfoldConfig
@@ -104,6 +106,8 @@ class CoreConfig(ConfigModel):
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     knowbase: KnowbaseConfig = Field(default_factory=KnowbaseConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    leads: LeadsConfig = Field(default_factory=LeadsConfig)
+    newsletter: NewsletterConfig = Field(default_factory=NewsletterConfig)
 
     enable_accounts: bool = True
     """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""
@@ -111,10 +115,10 @@ class CoreConfig(ConfigModel):
     """The agents app: pydantic-ai agents with audited toolsets, approvals and recorded runs (needs knowbase, tasks)"""
     enable_knowbase: bool = True
     """The knowbase app: documents, hybrid search, cited answers"""
-    enable_leads: bool = False
-    """The leads app (not built yet)"""
-    enable_newsletter: bool = False
-    """The newsletter app (not built yet)"""
+    enable_leads: bool = True
+    """The leads app: the public lead form with spam defences, the sales pipeline, staff API"""
+    enable_newsletter: bool = True
+    """The newsletter app: lists with double opt-in, campaigns sent through tasks, tracking (needs tasks)"""
     enable_support: bool = False
     """The support app (not built yet)"""
     enable_tasks: bool = True
@@ -199,6 +203,14 @@ class CoreConfig(ConfigModel):
                     ("agents", "queue"),
                     f"{self.agents.queue!r} is not one of the task queues ({', '.join(self.tasks.queues)})",
                     "add it to TASKS__QUEUES, or set AGENTS__QUEUE to one of them",
+                )
+            )
+        if self.enable_newsletter and self.newsletter.queue not in self.tasks.queues:
+            found.append(
+                (
+                    ("newsletter", "queue"),
+                    f"{self.newsletter.queue!r} is not one of the task queues ({', '.join(self.tasks.queues)})",
+                    "add it to TASKS__QUEUES, or set NEWSLETTER__QUEUE to one of them",
                 )
             )
         key = self.secret_key.get_secret_value()

@@ -8,6 +8,8 @@ from modules.email.mailer import DjangoEmailService
 
 
 @task
-def send_email_task(to: list[str], subject: str, template: str, context: dict[str, Any]) -> int:
+def send_email_task(
+    to: list[str], subject: str, template: str, context: dict[str, Any], from_email: str | None = None
+) -> int:
     """Queued form of send_email(); a failure is recorded on the task result by the backend."""
-    return DjangoEmailService().send(to, subject, template, context)
+    return DjangoEmailService(from_email=from_email).send(to, subject, template, context)

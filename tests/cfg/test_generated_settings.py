@@ -236,6 +236,8 @@ def test_no_generator_overwrites_another_generators_key(project: Project, enviro
         "app accounts",
         "app knowbase",
         "app agents",
+        "app leads",
+        "app newsletter",
         "project",
     ]
     owners: dict[str, list[str]] = {}
@@ -340,6 +342,15 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
         # An app's items without a group: a section of its own, between security and operations.
         "Knowledge base": ["Documents", "Search", "Categories"],
         "Agents": ["Agents", "Conversations", "Runs", "Pending approvals", "Tool calls"],
+        "Leads": ["Leads", "Board"],
+        "Newsletter": [
+            "Campaigns",
+            "Lists",
+            "Subscribers",
+            "Suppression list",
+            "Consent records",
+            "Send log",
+        ],
         "Portal": ["Pages"],
         "Operations": ["Tasks dashboard", "Task runs", "LLM calls", "Readiness", "API docs"],
         "Elsewhere": ["Blog"],
@@ -350,6 +361,8 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
         "Sign-in security",
         "Knowledge base",
         "Agents",
+        "Leads",
+        "Newsletter",
         "Portal",
         "Operations",
         "Settings",
@@ -368,7 +381,7 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
 def test_a_switched_off_app_leaves_the_sidebar_and_the_dashboard(project: Project) -> None:
     # The agents app requires tasks: it goes too.
     settings = project.load(
-        {"DJANGO_ENV": "test", "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false"}
+        {"DJANGO_ENV": "test", "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false", "ENABLE_NEWSLETTER": "false"}
     ).get_all_settings()
     assert sidebar(settings)["Operations"] == ["LLM calls", "Readiness", "API docs"]
     assert "apps.tasks.dashboard.task_cards" not in settings["DASHBOARD_PANELS"]
@@ -382,6 +395,8 @@ def test_the_dashboard_panels_come_from_the_enabled_apps_then_the_modules(projec
         "apps.tasks.dashboard.task_cards",
         "apps.knowbase.dashboard.knowbase_cards",
         "apps.agents.dashboard.agent_cards",
+        "apps.leads.dashboard.lead_cards",
+        "apps.newsletter.dashboard.newsletter_cards",
         "apps.portal.dashboard.page_cards",
         "modules.unfold.dashboard.shortcut_cards",
     ]

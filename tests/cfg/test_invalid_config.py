@@ -351,11 +351,9 @@ def test_every_mistake_is_reported_at_once_in_field_order(project: Project) -> N
 
 def test_enabling_an_app_that_is_not_in_the_project(project: Project) -> None:
     project.yaml("test", "enable_support: true\n")
-    environ = {**TEST, **ALL_APPS_OFF, "ENABLE_ACCOUNTS": "true", "ENABLE_LEADS": "true"}
+    environ = {**TEST, **ALL_APPS_OFF, "ENABLE_ACCOUNTS": "true"}
     del environ["ENABLE_SUPPORT"]
     assert project.problems(environ) == [
-        f"{PREFIX}enable_leads (from env var ENABLE_LEADS): the app apps.leads is not in this project. "
-        "Fix: set ENABLE_LEADS=false",
         f"{PREFIX}enable_support (from {YAML} key enable_support): the app apps.support is not in "
         "this project. Fix: set ENABLE_SUPPORT=false",
     ]

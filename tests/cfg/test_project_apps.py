@@ -108,7 +108,9 @@ def test_an_app_setting_that_collides_is_refused(project: Project, billing_packa
 
 
 def test_a_project_app_that_requires_a_switched_off_app_stops_start_up(project: Project, billing_package: str) -> None:
-    assert project.problems({**TEST, "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false"}, BillingProject) == [
+    assert project.problems(
+        {**TEST, "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false", "ENABLE_NEWSLETTER": "false"}, BillingProject
+    ) == [
         "Invalid configuration: project_apps (from the default): the app billing requires tasks, which is off. "
         "Fix: set ENABLE_TASKS=true, or remove it"
     ]
@@ -122,7 +124,9 @@ def test_plain_package_names_from_the_environment(project: Project, billing_pack
 
 
 def test_switched_off_builtin_apps_contribute_nothing(project: Project) -> None:
-    settings = project.load({**TEST, "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false"}).get_all_settings()
+    settings = project.load(
+        {**TEST, "ENABLE_TASKS": "false", "ENABLE_AGENTS": "false", "ENABLE_NEWSLETTER": "false"}
+    ).get_all_settings()
     assert "apps.tasks" not in settings["INSTALLED_APPS"]
     assert ("api/tasks/", "apps.tasks.urls") not in settings["URL_MOUNTS"]
     assert "worker" not in settings["HEALTH_CHECKS"]

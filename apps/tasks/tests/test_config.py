@@ -30,8 +30,9 @@ def test_immediate_backend_without_redis():
 
 
 def test_the_worker_check_goes_with_the_tasks_app():
-    # The agents app requires tasks: it is switched off with it.
-    assert "worker" not in load(ENABLE_TASKS="false", ENABLE_AGENTS="false").get_all_settings()["HEALTH_CHECKS"]
+    # The agents and newsletter apps require tasks: they are switched off with it.
+    settings = load(ENABLE_TASKS="false", ENABLE_AGENTS="false", ENABLE_NEWSLETTER="false").get_all_settings()
+    assert "worker" not in settings["HEALTH_CHECKS"]
 
 
 def test_the_worker_check_passes_with_the_immediate_backend():

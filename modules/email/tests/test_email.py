@@ -53,6 +53,18 @@ def test_sends_go_through_the_tasks_api_when_enabled(smtp, settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("use_tasks", [False, True])
+def test_a_send_may_name_its_own_sender(smtp, settings, use_tasks):
+    settings.EMAIL_USE_TASKS = use_tasks
+    send_email("ann@example.com", "From news", "test_email", {}, from_email="news@example.com")
+    send_email("ann@example.com", "From default", "test_email", {})
+    assert [(mail.subject, mail.mail_from) for mail in smtp.messages] == [
+        ("From news", "news@example.com"),
+        ("From default", settings.DEFAULT_FROM_EMAIL),
+    ]
+
+
+@pytest.mark.django_db
 def test_a_failed_queued_send_is_recorded_on_the_task_result(settings):
     settings.MAILERS = smtp_mailers(free_port())
     settings.EMAIL_USE_TASKS = True

@@ -1,0 +1,123 @@
+"""A campaign sent by a real worker (the ReArq backend on the local Redis, `rearq_worker` as a subprocess) into a real
+SMTP server that counts what it accepts: the worker is killed with SIGKILL in the middle of the send, a second worker
+takes over, and every subscriber has received the campaign exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from apps.newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from apps.newsletter.services import campaigns as services
+from apps.newsletter.tests.campaign_factories import audience_create, campaign_create
+from apps.newsletter.tests.factories import mailing_list_create
+from apps.tasks.models import TaskRun
+from apps.tasks.tests.conftest import wait_for
+from modules.email.testing import SmtpSink, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+RECIPIENTS = 300
+
+
+class SlowSink(SmtpSink):
+    """Takes a few milliseconds per message, as a real server does, so that the kill lands mid-campaign: before the
+    message (at RCPT) and after it is queued (the reply to the final dot). Like Postfix or Exim, it keeps a message
+    once it has read the final dot, whether or not the client is still there for the reply."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        await asyncio.sleep(0.005)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(0.005)
+        return reply
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[tuple[SlowSink, int]]:
+    sink = SlowSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+def worker_env(queue: str, port: int) -> dict[str, str]:
+    return {
+        "NEWSLETTER__QUEUE": queue,
+        "NEWSLETTER__SEND_RATE": "1000",
+        "NEWSLETTER__BATCH_SIZE": "40",
+        "EMAIL__BACKEND": "smtp",
+        "EMAIL__HOST": "127.0.0.1",
+        "EMAIL__PORT": str(port),
+    }
+
+
+def delivered(sink: SmtpSink) -> Counter[str]:
+    return Counter(address.lower() for mail in list(sink.messages) for address in mail.rcpt_tos)
+
+
+def test_a_worker_killed_mid_campaign_leaves_every_subscriber_with_exactly_one_message(
+    slow_smtp, queue_name, rearq, start_worker, settings
+):
+    sink, port = slow_smtp
+    settings.NEWSLETTER = {**settings.NEWSLETTER, "QUEUE": queue_name}
+    readers = mailing_list_create(name="Readers", slug="readers")
+    subscriptions = audience_create(readers, RECIPIENTS)
+    campaign = campaign_create(mailing_list=readers)
+    doomed = start_worker(env=worker_env(queue_name, port))
+
+    services.campaign_send_now(campaign=campaign)  # no transaction open: queued at once
+    wait_for(lambda: len(sink.messages) >= 60, what="the worker to send some of the campaign")
+    doomed.process.kill()
+    doomed.process.wait(timeout=10)
+    sent_before = len(sink.messages)
+    assert sent_before < RECIPIENTS, "the kill came too late to test anything"
+
+    start_worker(env=worker_env(queue_name, port))
+    wait_for(
+        lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT,
+        timeout=180,
+        what="the second worker to finish the campaign",
+    )
+
+    counts = delivered(sink)
+    expected = {subscription.subscriber.email.lower() for subscription in subscriptions}
+    assert set(counts) == expected, f"missing: {sorted(expected - set(counts))[:5]}"
+    assert [address for address, times in counts.items() if times != 1] == []
+    assert len(sink.messages) == RECIPIENTS
+    statuses = Counter(Delivery.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == {DeliveryStatus.SENT: RECIPIENTS}
+    # The killed worker's batch was delivered again to the second worker, as a new attempt.
+    assert TaskRun.objects.filter(task_path="apps.newsletter.tasks.send_campaign_batch", attempts__gt=1).exists()
+
+
+def test_a_scheduled_campaign_is_started_by_the_worker_at_its_time(
+    slow_smtp, queue_name, rearq, start_worker, settings
+):
+    sink, port = slow_smtp
+    settings.NEWSLETTER = {**settings.NEWSLETTER, "QUEUE": queue_name}
+    readers = mailing_list_create(name="Readers", slug="readers")
+    audience_create(readers, 5)
+    campaign = campaign_create(mailing_list=readers)
+    start_worker(env=worker_env(queue_name, port))
+
+    services.campaign_schedule(campaign=campaign, at=timezone.now() + timedelta(seconds=2))
+
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SCHEDULED
+    wait_for(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, what="the scheduled send")
+    assert len(sink.messages) == 5
+    started_at = Campaign.objects.get(pk=campaign.pk).started_at
+    assert started_at is not None and started_at >= campaign.created_at + timedelta(seconds=2)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cfg.models.core import CoreConfig
+
+
+def newsletter_settings(config: CoreConfig) -> dict[str, Any]:
+    """NEWSLETTER: double opt-in, the sending rate and batches read by apps.newsletter."""
+    newsletter = config.newsletter
+    return {
+        "NEWSLETTER": {
+            "FROM_EMAIL": newsletter.from_email or config.email.default_from,
+            "CONFIRM_MAX_AGE": newsletter.confirm_max_age,
+            "SEND_RATE": newsletter.send_rate,
+            "BATCH_SIZE": newsletter.batch_size,
+            "QUEUE": newsletter.queue,
+            "THROTTLE_RATES": {"newsletter_subscribe": newsletter.throttle_subscribe},
+            "CONFIRM_RESEND_SECONDS": newsletter.confirm_resend_seconds,
+        },
+        # django-anymail's tracking webhooks (bounces, complaints) check this basic-auth pair; with none set, every
+        # webhook call is refused (apps.newsletter.webhooks).
+        "ANYMAIL": {
+            "WEBHOOK_SECRET": newsletter.webhook_secret.get_secret_value() or None,
+            "MAILGUN_WEBHOOK_SIGNING_KEY": newsletter.mailgun_webhook_signing_key.get_secret_value() or None,
+        },
+    }
