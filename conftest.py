@@ -11,8 +11,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from modules.email.testing import SmtpSink
 
 RUN_PREFIX = "pytest-run-"
 _run_tmp = pytest.StashKey[tuple[Path, str | None]]()
@@ -84,3 +88,13 @@ def _fresh_live_settings() -> None:
     from modules.live_settings.testing import live_settings_reset
 
     live_settings_reset()
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Iterator["SmtpSink"]:
+    """The default mailer sends to a real SMTP server on loopback (modules.email.testing) that keeps what it takes."""
+    from modules.email.testing import smtp_mailers, smtp_server
+
+    with smtp_server() as (sink, port):
+        settings.MAILERS = smtp_mailers(port)
+        yield sink

@@ -11,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
@@ -53,7 +52,8 @@ CONSENT_FIELDS = ("consent_text", "consent_version", "consent_ip", "consent_at")
 
 
 def staff_members() -> QuerySet[Any]:
-    return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("email", "pk")
+    """Whom a lead may be given: those who may work on leads (not staff of other teams)."""
+    return selectors.lead_workers().order_by("email", "pk")
 
 
 class LeadForm(forms.ModelForm):
@@ -153,7 +153,9 @@ class TouchInline(StackedInline):
 
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
-        queryset=staff_members(), widget=UnfoldAdminSelectWidget, help_text="Active staff members"
+        queryset=staff_members(),
+        widget=UnfoldAdminSelectWidget,
+        help_text="Active staff members with the leads permissions",
     )
 
 
@@ -208,10 +210,10 @@ class LeadAdmin(ModelAdmin, ImportExportModelAdmin):
         try:
             if new_status != stored.status:
                 services.lead_set_status(lead=obj, status=new_status, by=request.user)
+            if new_assignee != stored.assignee:
+                services.lead_assign(lead=obj, assignee=new_assignee, by=request.user)
         except LeadsError as error:  # a concurrent change since the page was shown: said, not a 500
             self.message_user(request, error.message, messages.ERROR)
-        if new_assignee != stored.assignee:
-            services.lead_assign(lead=obj, assignee=new_assignee, by=request.user)
         obj.refresh_from_db()
 
     @display(description="Status", ordering="status", label=STATUS_LABELS)

@@ -9,6 +9,7 @@ and a typo must not cost the visitor a new challenge. Only then is anything read
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Any
 
@@ -26,7 +27,9 @@ from apps.leads.models import (
     PHONE_MAX,
     SOURCE_MAX,
     URL_MAX,
+    UTM_FIELDS,
     UTM_MAX,
+    one_line,
 )
 from apps.leads.turnstile import turnstile_token, turnstile_verify
 from cfg.client_ip import client_ip
@@ -34,6 +37,8 @@ from cfg.client_ip import client_ip
 PHONE_CHARACTERS = frozenset("0123456789 +-().")
 CONSENT_NEEDED = "Tick the box to agree to be contacted: we cannot take the enquiry without it."
 THANKS = "Thank you: we have your message and will be in touch soon."
+CONTROL_CHARACTERS = "Remove the control characters (such as escape codes) from this field."
+ONE_LINE_FIELDS = frozenset({"name", "phone", "company", "source", *UTM_FIELDS, "referrer", "landing_page"})
 
 
 def optional(max_length: int, **kwargs: Any) -> serializers.CharField:
@@ -74,6 +79,19 @@ class SubmitSerializer(serializers.Serializer[Any]):
     website = serializers.CharField(
         max_length=URL_MAX, required=False, allow_blank=True, help_text="Leave empty (a trap for bots)"
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Only the message may run over lines: the other fields are flattened as a person meant them. Control
+        # characters (an escape sequence) are no one's typing: refused, a field at a time.
+        refused = {
+            name: [CONTROL_CHARACTERS]
+            for name, value in attrs.items()
+            if isinstance(value, str)
+            and any(unicodedata.category(char) == "Cc" and char not in "\n\r\t" for char in value)
+        }
+        if refused:
+            raise serializers.ValidationError(refused)
+        return {name: one_line(value) if name in ONE_LINE_FIELDS else value for name, value in attrs.items()}
 
     def validate_message(self, value: str) -> str:
         return value.strip()

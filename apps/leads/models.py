@@ -26,6 +26,12 @@ USER_AGENT_MAX = 500
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace, line breaks and tabs included, as one space: what a one-line field
+    holds. A line break in a name would end an email's subject header and write lines into a chat message."""
+    return " ".join(text.split())
+
+
 class Status(models.TextChoices):
     NEW = "new", "New"
     CONTACTED = "contacted", "Contacted"

@@ -6,12 +6,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apps.leads.models import Lead, LeadNote, LeadTouch, Status, StatusChange
 
 NO_SOURCE = "(none)"
+# What working on leads takes, in the admin and the API alike: reading them, and changing them (status, assignee,
+# notes).
+VIEW_PERMISSION = "leads.view_lead"
+CHANGE_PERMISSION = "leads.change_lead"
 
 
 def _start_of(day: date) -> datetime:
@@ -38,13 +44,27 @@ def lead_list(
         leads = leads.filter(assignee_id=assignee_id)
     if source is not None:
         leads = leads.filter(source=source)
+    # Days in the site's time zone, compared by the database: any valid day, 9999-12-31 included, is a filter.
     if created_from is not None:
-        leads = leads.filter(created_at__gte=_start_of(created_from))
+        leads = leads.filter(created_at__date__gte=created_from)
     if created_to is not None:
-        leads = leads.filter(created_at__lt=_start_of(created_to + timedelta(days=1)))
+        leads = leads.filter(created_at__date__lte=created_to)
     if query:
         leads = leads.filter(Q(name__icontains=query) | Q(email__icontains=query) | Q(company__icontains=query))
     return leads.order_by("-created_at", "-id")
+
+
+def lead_workers() -> QuerySet[Any]:
+    """Who may be given leads: active staff members who may change them (superusers, or by their own or a group's
+    permission), as the admin lets them. Staff of other teams could not open a lead they were given."""
+    app_label, codename = CHANGE_PERMISSION.split(".")
+    may_change = (
+        Q(is_superuser=True)
+        | Q(user_permissions__content_type__app_label=app_label, user_permissions__codename=codename)
+        | Q(groups__permissions__content_type__app_label=app_label, groups__permissions__codename=codename)
+    )
+    workers = get_user_model().objects.filter(is_staff=True, is_active=True).filter(may_change)
+    return get_user_model().objects.filter(pk__in=workers.values("pk"))
 
 
 def lead_find(*, lead_id: int) -> Lead | None:
@@ -119,3 +139,7 @@ def board_columns(*, per_column: int) -> list[dict[str, Any]]:
         leads = list(Lead.objects.filter(status=status).select_related("assignee").order_by("-created_at")[:per_column])
         columns.append({"status": status.value, "label": status.label, "count": counts[status.value], "leads": leads})
     return columns
+
+
+def telegram_configured() -> bool:
+    return bool(settings.LEADS["TELEGRAM_CHAT_ID"] and getattr(settings, "TELEGRAM", {}).get("BOT_TOKEN"))

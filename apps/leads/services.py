@@ -15,23 +15,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from apps.leads import selectors
 from apps.leads.exceptions import NotStaff, TransitionNotAllowed
 from apps.leads.models import (
     TRANSITIONS,
     USER_AGENT_MAX,
-    AssignmentCursor,
     Lead,
     LeadNote,
     LeadTouch,
     StatusChange,
 )
-from apps.leads.tasks import notify_assignee, notify_new_lead
+from apps.leads.tasks import lead_received, notify_assignee
 
 # The fields a person types: the same values again (after normalising) are the same submission. Attribution (UTM,
 # referrer) is left out: a double click sends the same words from the same page.
@@ -156,14 +155,7 @@ def lead_submit(*, submission: Submission, visitor: Visitor) -> Outcome:
             fingerprint=fingerprint,
             **{name: getattr(submission, name) for name in FILLABLE_FIELDS},
         )
-        if created:
-            if settings.LEADS["ROUND_ROBIN"]:
-                assignee = next_assignee()
-                if assignee is not None:
-                    Lead.objects.filter(pk=lead.pk).update(assignee=assignee)
-                    lead.assignee = assignee
-                    notify_assignee_on_commit(lead, assignee.pk)
-            _notify_new_lead_on_commit(lead)
+        _received_on_commit(lead, created=created)
     return Outcome(lead=lead, created=created, repeated=False)
 
 
@@ -198,30 +190,6 @@ def _lead_fill(lead: Lead, *, submission: Submission) -> None:
             setattr(lead, name, getattr(submission, name))
 
 
-def staff_pool() -> QuerySet[Any]:
-    """Who round-robin assignment chooses from: the active staff members of LEADS__ROUND_ROBIN_GROUP, else all."""
-    users = get_user_model().objects.filter(is_staff=True, is_active=True)
-    group = settings.LEADS["ROUND_ROBIN_GROUP"]
-    if group:
-        users = users.filter(groups__name=group)
-    return users.order_by("pk")
-
-
-def next_assignee() -> Any:
-    """The staff member after the last one who took a new lead, in id order, wrapping round; None with no one.
-    The cursor row is locked until the transaction ends: concurrent submissions take turns."""
-    ids = list(staff_pool().values_list("pk", flat=True))
-    if not ids:
-        return None
-    AssignmentCursor.objects.get_or_create(pk=1)
-    cursor = AssignmentCursor.objects.select_for_update().get(pk=1)
-    after = [pk for pk in ids if cursor.last_assignee_id is not None and pk > cursor.last_assignee_id]
-    chosen = after[0] if after else ids[0]
-    cursor.last_assignee_id = chosen
-    cursor.save(update_fields=["last_assignee_id"])
-    return get_user_model().objects.get(pk=chosen)
-
-
 def allowed_next(status: str) -> tuple[str, ...]:
     return TRANSITIONS.get(status, ())
 
@@ -251,9 +219,15 @@ def _refusal(current: str, wanted: str) -> str:
 
 
 def lead_assign(*, lead: Lead, assignee: Any, by: Any) -> Lead:
-    """Give the lead to an active staff member (None: to no one). The new assignee is told by email (a task)."""
+    """Give the lead to an active staff member who may work on leads (None: to no one). The new assignee is told by
+    email (a task)."""
     if assignee is not None and not (assignee.is_staff and assignee.is_active):
         raise NotStaff(f"{assignee} is not an active staff member: leads are assigned to active staff only.")
+    if assignee is not None and not assignee.has_perm(selectors.CHANGE_PERMISSION):
+        raise NotStaff(
+            f"{assignee} does not have the leads permissions and could not open the lead: give them the "
+            "permissions (or a group that has them) first."
+        )
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         changed = locked.assignee_id != (assignee.pk if assignee is not None else None)
@@ -277,12 +251,15 @@ def lead_note_add(*, lead: Lead, author: Any, body: str) -> LeadNote:
     return LeadNote.objects.create(lead=lead, author=author, body=body.strip())
 
 
-def _notify_new_lead_on_commit(lead: Lead) -> None:
-    if not settings.LEADS["TELEGRAM_CHAT_ID"] or not getattr(settings, "TELEGRAM", {}).get("BOT_TOKEN"):
+def _received_on_commit(lead: Lead, *, created: bool) -> None:
+    """Hand the submission to the lead_received task, a new address and a known one alike: the request must take
+    the same time for both, or its timing would tell whether an address already had a lead. The round-robin turn
+    and the messages are the task's work. Nothing is enqueued when there is nothing to do for either."""
+    if not (settings.LEADS["ROUND_ROBIN"] or selectors.telegram_configured()):
         return
     lead_id = lead.pk
     # robust: a queue that cannot take the task costs the message (logged), never the saved lead or the answer.
-    transaction.on_commit(lambda: notify_new_lead.enqueue(lead_id), robust=True)
+    transaction.on_commit(lambda: lead_received.enqueue(lead_id, created), robust=True)
 
 
 def notify_assignee_on_commit(lead: Lead, assignee_id: int) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.tasks import task
 from django.urls import reverse
 
-from apps.leads.models import Lead
+from apps.leads.assignment import lead_round_robin
+from apps.leads.models import Lead, one_line
+from apps.leads.selectors import telegram_configured
 from modules.email.service import send_email
 from modules.telegram.client import send_telegram_message
 
@@ -17,7 +20,7 @@ def admin_url(lead: Lead) -> str:
 
 
 def new_lead_text(lead: Lead) -> str:
-    lines = [f"New lead: {lead}"]
+    lines = [f"New lead: {one_line(str(lead))}"]
     if lead.company:
         lines.append(f"Company: {lead.company}")
     if lead.phone:
@@ -32,6 +35,26 @@ def new_lead_text(lead: Lead) -> str:
         lines.append(f"Assigned to: {lead.assignee}")
     lines.append(admin_url(lead))
     return "\n".join(lines)
+
+
+@task
+def lead_received(lead_id: int, created: bool) -> str:
+    """What follows a submission, out of the public request: for a new lead, its round-robin turn (which emails the
+    assignee) and then the leads chat. Enqueued for a known address too, so that both requests do the same work."""
+    if not created:
+        return "skipped: a known address; nobody is told"
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None:
+        return "skipped: the lead was deleted"
+    assignee = lead_round_robin(lead=lead)
+    done = []
+    if assignee is not None:
+        assignee_id = assignee.pk
+        transaction.on_commit(lambda: notify_assignee.enqueue(lead_id, assignee_id), robust=True)
+        done.append(f"assigned to {assignee}")
+    if telegram_configured():
+        done.append(notify_new_lead.call(lead_id))
+    return "; ".join(done) or "nothing to do"
 
 
 @task
@@ -58,7 +81,7 @@ def notify_assignee(lead_id: int, assignee_id: int) -> str:
         return "skipped: the assignee has no email address"
     send_email(
         assignee.email,
-        f"Lead assigned to you: {lead}",
+        f"Lead assigned to you: {one_line(str(lead))}",
         "lead_assigned",
         {
             "lead_name": lead.name,

@@ -5,12 +5,7 @@ the throttle cache and fails closed (modules.api.throttles.SettingsRateThrottle)
 
 from __future__ import annotations
 
-from typing import Any
-
-from rest_framework.request import Request
-
 from apps.leads.exceptions import ThrottleUnavailable
-from cfg.client_ip import client_ip
 from modules.api.throttles import SettingsRateThrottle
 
 
@@ -18,6 +13,4 @@ class SubmitThrottle(SettingsRateThrottle):
     scope = "leads_submit"
     rates_setting = "LEADS"
     unavailable = ThrottleUnavailable
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request._request) or "unknown"}
+    per_address = True

@@ -102,7 +102,8 @@ def form_page(
         }
         for name in VISIBLE_FIELDS
     ]
-    general = [message for name, messages in errors.items() if name not in VISIBLE_FIELDS for message in messages]
+    beside = (*VISIBLE_FIELDS, "consent")
+    general = [message for name, messages in errors.items() if name not in beside for message in messages]
     context = {
         "fields": {field["name"]: field for field in fields},
         "hidden": {name: values.get(name, "") for name in HIDDEN_FIELDS},
@@ -112,6 +113,7 @@ def form_page(
         "consent_text": conf["CONSENT_TEXT"],
         "consent_version": conf["CONSENT_VERSION"],
         "consent_checked": values.get("consent") in ("on", "true", "1", True),
+        "consent_errors": errors.get("consent", []),
         "turnstile_site_key": conf["TURNSTILE_SITE_KEY"] if turnstile_enabled() else "",
         "api_url": reverse("leads:submit"),
         "thanks_url": reverse("leads:thanks"),
@@ -155,6 +157,8 @@ class LeadFormView(View):
         return HttpResponseRedirect(reverse("leads:thanks"), status=303)
 
 
+# CSRF-exempt as the form is: a POST here is answered 405 (what the page takes), not with the CSRF failure page.
+@csrf_exempt
 @require_safe
 @never_cache
 def thanks(request: HttpRequest) -> HttpResponseBase:

@@ -31,9 +31,8 @@ from apps.newsletter import tracking
 from apps.newsletter.campaign_templates import compile_source
 from apps.newsletter.exceptions import CampaignTemplateInvalid
 from apps.newsletter.links import preferences_url, unsubscribe_url
-from apps.newsletter.models import Campaign, MailingList, Subscriber, Subscription
+from apps.newsletter.models import Campaign, Delivery, MailingList, Subscriber, Subscription
 
-TEMPLATE_FIELDS = ("subject", "html_body", "text_body")
 # <a ... href="..."> (either quote): the attribute's value is rewritten, the rest of the tag kept as it is.
 ANCHOR_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
@@ -206,14 +205,15 @@ def message_for(campaign: Campaign, mail: RenderedMail, recipient: Recipient) ->
     return message
 
 
-def recipient_of(subscription: Subscription, *, campaign: Campaign, delivery_id: int | None = None) -> Recipient:
+def recipient_of(subscription: Subscription, *, campaign: Campaign, delivery: Delivery | None = None) -> Recipient:
+    """The subscription's recipient; with its row of the send log, at the address that row was listed with."""
     subscriber = subscription.subscriber
     return Recipient(
-        email=subscriber.email,
+        email=delivery.email if delivery is not None else subscriber.email,
         name=subscriber.name,
         unsubscribe_url=unsubscribe_url(subscription, campaign_id=campaign.pk),
         preferences_url=preferences_url(subscriber),
-        delivery_id=delivery_id,
+        delivery_id=delivery.pk if delivery is not None else None,
     )
 
 

@@ -7,12 +7,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from apps.newsletter.models import CampaignStatus, Subscriber, SubscriptionStatus
-from apps.newsletter.selectors.campaigns import campaigns_sending_count, last_sent_campaign, stats_of
+from apps.newsletter.selectors.campaigns import campaigns_sending_count, last_sent_campaign, rate_text, stats_of
 from modules.unfold.dashboard import Card, Stat
-
-
-def _percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
 def newsletter_cards(request: HttpRequest) -> list[Card]:
@@ -22,7 +18,6 @@ def newsletter_cards(request: HttpRequest) -> list[Card]:
     confirmed = Subscriber.objects.filter(subscriptions__status=SubscriptionStatus.CONFIRMED).distinct().count()
     sending = campaigns_sending_count()
     last = last_sent_campaign()
-    stats = stats_of(last) if last is not None else None
     cards: list[Card] = [
         Stat(
             key="newsletter_subscribers_confirmed",
@@ -39,22 +34,23 @@ def newsletter_cards(request: HttpRequest) -> list[Card]:
             link=f"{campaigns}?status__exact={CampaignStatus.SENDING}",
         ),
     ]
-    if last is None or stats is None:
+    if last is None:
         cards.append(Stat(key="newsletter_last_campaign", title="Last campaign", value="—", note="None sent yet"))
         return cards
+    stats = stats_of(last)
     link = reverse("admin:newsletter_campaign_change", args=[last.pk])
     cards += [
         Stat(
             key="newsletter_last_open_rate",
             title="Last campaign: opens",
-            value=_percent(stats["open_rate"]),
+            value=rate_text(stats["open_rate"]),
             note=f"{last.name}: {stats['opens']:,} of {stats['sent']:,} opened (images shown)",
             link=link,
         ),
         Stat(
             key="newsletter_last_click_rate",
             title="Last campaign: clicks",
-            value=_percent(stats["click_rate"]),
+            value=rate_text(stats["click_rate"]),
             note=f"{stats['clickers']:,} recipient(s) clicked, {stats['unsubscribes']:,} unsubscribed",
             link=link,
         ),

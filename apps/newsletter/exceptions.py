@@ -10,12 +10,6 @@ class NewsletterError(ServiceError):
     """The base of every error of the newsletter."""
 
 
-class UnknownMailingList(NewsletterError):
-    code = "unknown_list"
-    message = "No public list has this name."
-    field = "lists"
-
-
 class LinkNoLongerValid(NewsletterError):
     """The link was made for a subscriber who has since deleted their data."""
 
@@ -33,6 +27,14 @@ class NotSubscribed(NewsletterError):
         "Your account has no newsletter subscriptions (none linked to it, none for its email address). "
         "Subscribe with POST /api/newsletter/subscribe/."
     )
+
+
+class ThrottleUnavailable(NewsletterError):
+    """The throttle store (Redis) cannot count: a subscription is refused rather than let through uncounted."""
+
+    status_code = 503
+    code = "throttle_unavailable"
+    message = "Subscribing is briefly unavailable: the store that limits it (Redis) cannot be reached. Try again."
 
 
 # --- Campaigns ------------------------------------------------------------------------------------------------------

@@ -89,8 +89,11 @@ def confirm_url(subscriber: Subscriber, mailing_list_ids: Iterable[int]) -> str:
     return absolute(reverse("newsletter:confirm", kwargs={"token": token}))
 
 
-def read_confirm_token(token: str) -> ConfirmToken:
-    payload = _load(token, salt=CONFIRM_SALT, max_age=settings.NEWSLETTER["CONFIRM_MAX_AGE"])
+def read_confirm_token(token: str, *, expired_ok: bool = False) -> ConfirmToken:
+    """ExpiredLink past NEWSLETTER["CONFIRM_MAX_AGE"]; `expired_ok` reads it anyway, only to mail a fresh link to the
+    same subscriber."""
+    max_age = None if expired_ok else settings.NEWSLETTER["CONFIRM_MAX_AGE"]
+    payload = _load(token, salt=CONFIRM_SALT, max_age=max_age)
     ids = payload.get("l")
     if not isinstance(ids, list) or not all(isinstance(item, int) for item in ids):
         raise BadLink("unexpected payload")
@@ -117,12 +120,3 @@ def _key(value: object) -> UUID:
         return UUID(hex=value)
     except ValueError:
         raise BadLink("unexpected payload") from None
-
-
-def read_expired_confirm_token(token: str) -> ConfirmToken:
-    """A confirmation token read without its time limit: only to mail a fresh link to the same subscriber."""
-    payload = _load(token, salt=CONFIRM_SALT)
-    ids = payload.get("l")
-    if not isinstance(ids, list) or not all(isinstance(item, int) for item in ids):
-        raise BadLink("unexpected payload")
-    return ConfirmToken(subscriber_key=_key(payload.get("k")), mailing_list_ids=tuple(ids))

@@ -31,13 +31,17 @@ from apps.newsletter.selectors.audience import is_suppressed, normalized_email
 
 COLUMNS = ("email", "name", "lists", "consent_text", "consent_source", "consent_at")
 REQUIRED = ("email", "lists", "consent_text")
-EXPORTED_ONLY = ("consent_at",)
 SEPARATORS = re.compile(r"[,;\s]+")
 CONSENT_ACTIONS = (ConsentAction.SUBSCRIBED, ConsentAction.CONFIRMED, ConsentAction.IMPORTED)
 
 
 def at(row: int) -> str:
     return f"row {row} (line {row + 1})"
+
+
+def list_slugs(cell: Any) -> list[str]:
+    """The slugs of a `lists` cell, each once, in their order."""
+    return list(dict.fromkeys(slug for slug in SEPARATORS.split(str(cell or "").strip()) if slug))
 
 
 class SubscriberResource(resources.ModelResource):  # type: ignore[misc]
@@ -133,7 +137,7 @@ class SubscriberResource(resources.ModelResource):  # type: ignore[misc]
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
             raise ValueError(f"{at(number)}: {email[:60]!r} is not an email address")
         row["email"] = email
-        slugs = [slug for slug in SEPARATORS.split(str(row.get("lists") or "").strip()) if slug]
+        slugs = list_slugs(row.get("lists"))
         unknown = [slug for slug in slugs if slug not in self._lists]
         if not slugs or unknown:
             known = ", ".join(sorted(self._lists)) or "none yet"
@@ -160,7 +164,7 @@ class SubscriberResource(resources.ModelResource):  # type: ignore[misc]
         now = timezone.now()
         source = str(row.get("consent_source") or "").strip()[:200] or "import"
         text = str(row["consent_text"]).strip()
-        for slug in dict.fromkeys(slug for slug in SEPARATORS.split(str(row["lists"]).strip()) if slug):
+        for slug in list_slugs(row["lists"]):
             mailing_list = self._lists[slug]
             subscription, created = Subscription.objects.get_or_create(subscriber=instance, mailing_list=mailing_list)
             # One who unsubscribed said so after the consent the file records: the file does not overrule them.

@@ -32,12 +32,11 @@ from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from apps.newsletter.campaign_mail import CompiledCampaign, Recipient, compiled, message_for, render
+from apps.newsletter.campaign_mail import CompiledCampaign, compiled, message_for, recipient_of, render
 from apps.newsletter.exceptions import CampaignTemplateInvalid
-from apps.newsletter.links import preferences_url, unsubscribe_url
 from apps.newsletter.models import (
     Campaign,
     CampaignStatus,
@@ -47,6 +46,7 @@ from apps.newsletter.models import (
     SubscriptionStatus,
 )
 from apps.newsletter.selectors.audience import is_suppressed, sendable_subscriptions
+from apps.newsletter.selectors.campaigns import UNFINISHED
 from apps.newsletter.smtp import SmtpConnection, SmtpOutcomeUnknown, SmtpRefused
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ LOCK_NAMESPACE = 0x4E4C
 MAX_ATTEMPTS = 3
 # Connection failures in a row before a batch gives up (its rows go back to pending; the task is retried).
 MAX_CONNECTION_FAILURES = 2
+CANCELLED_BEFORE_SENT = "The campaign was cancelled before this message was sent."
 
 
 class MailServerUnavailable(Exception):
@@ -147,14 +148,15 @@ def claim(campaign: Campaign, size: int) -> list[Delivery]:
     return list(Delivery.objects.filter(id__in=ids).select_related("subscription", "subscriber").order_by("id"))
 
 
+def unfinished_rows(campaign_id: int) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(campaign_id=campaign_id, status__in=UNFINISHED)
+
+
 def finish_if_done(campaign_id: int) -> bool:
     """The campaign is sent once no row is pending or sending (and it was still sending: not paused, not cancelled)."""
-    unfinished = Delivery.objects.filter(
-        campaign_id=campaign_id, status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-    )
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, status=CampaignStatus.SENDING).first()
-        if campaign is None or unfinished.exists():
+        if campaign is None or unfinished_rows(campaign_id).exists():
             return False
         campaign.status = CampaignStatus.SENT
         campaign.finished_at = timezone.now()
@@ -174,10 +176,15 @@ def start_if_due(*, campaign_id: int) -> bool:
             or campaign.scheduled_at > timezone.now()
         ):
             return False
-        campaign.status = CampaignStatus.SENDING
-        campaign.started_at = timezone.now()
-        campaign.save(update_fields=["status", "started_at", "updated_at"])
+        mark_started(campaign)
     return True
+
+
+def mark_started(campaign: Campaign) -> None:
+    """The campaign is sending from now; its caller queues the first batch."""
+    campaign.status = CampaignStatus.SENDING
+    campaign.started_at = timezone.now()
+    campaign.save(update_fields=["status", "started_at", "updated_at"])
 
 
 def due_campaign_ids() -> list[int]:
@@ -234,7 +241,7 @@ class Sender:
         status = DeliveryStatus.SKIPPED if cancelled else DeliveryStatus.PENDING
         values: dict[str, Any] = {"status": status, "claimed_at": None}
         if cancelled:
-            values["error"] = "The campaign was cancelled before this message was sent."
+            values["error"] = CANCELLED_BEFORE_SENT
         else:
             values["attempts"] = F("attempts") - 1  # the claim was not an attempt
         Delivery.objects.filter(id__in=[row.pk for row in rows], status=DeliveryStatus.SENDING).update(**values)
@@ -251,13 +258,7 @@ class Sender:
         if subscription is None or subscription.status != SubscriptionStatus.CONFIRMED:
             _mark(delivery, DeliveryStatus.SKIPPED, error="Unsubscribed (or deleted) before the message was sent.")
             return DeliveryStatus.SKIPPED
-        recipient = Recipient(
-            email=delivery.email,
-            name=subscription.subscriber.name,
-            unsubscribe_url=unsubscribe_url(subscription, campaign_id=self.campaign.pk),
-            preferences_url=preferences_url(subscription.subscriber),
-            delivery_id=delivery.pk,
-        )
+        recipient = recipient_of(subscription, campaign=self.campaign, delivery=delivery)
         try:
             message = message_for(self.campaign, render(self.campaign, self.templates, recipient), recipient)
         except CampaignTemplateInvalid as error:
@@ -355,9 +356,5 @@ def send_batch(
                 sender.close()
         finish_if_done(campaign_id)
     outcome.status = current_status(campaign_id)
-    outcome.more = outcome.status == CampaignStatus.SENDING and (
-        Delivery.objects.filter(campaign_id=campaign_id)
-        .filter(Q(status=DeliveryStatus.PENDING) | Q(status=DeliveryStatus.SENDING))
-        .exists()
-    )
+    outcome.more = outcome.status == CampaignStatus.SENDING and unfinished_rows(campaign_id).exists()
     return outcome

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -19,6 +18,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.newsletter.links import absolute
 from apps.newsletter.models import Delivery, Subscription, TrackingEvent, TrackingKind
 from apps.newsletter.signals import unsubscribed
 
@@ -53,12 +53,12 @@ def is_trackable(url: str) -> bool:
 
 def click_url(*, delivery_id: int | None, url: str) -> str:
     token = signing.dumps({"d": delivery_id, "u": url}, salt=CLICK_SALT, compress=True)
-    return f"{settings.SITE_URL}{reverse('newsletter:campaign-click', kwargs={'token': token})}"
+    return absolute(reverse("newsletter:campaign-click", kwargs={"token": token}))
 
 
 def open_url(*, delivery_id: int | None) -> str:
     token = signing.dumps({"d": delivery_id}, salt=OPEN_SALT)
-    return f"{settings.SITE_URL}{reverse('newsletter:campaign-open', kwargs={'token': token})}"
+    return absolute(reverse("newsletter:campaign-open", kwargs={"token": token}))
 
 
 def read_click_token(token: str) -> ClickTarget:
@@ -117,7 +117,7 @@ def _count_campaign_unsubscribe(
     sender: Any, *, subscription: Subscription, campaign_id: int | None = None, **kwargs: Any
 ) -> None:
     """An unsubscribe made from a campaign's mail counts in that campaign's statistics. Connected when this module is
-    imported, which the admin (at start-up), the URLs and the campaign services all do."""
+    imported, which NewsletterConfig.ready() does."""
     if campaign_id is not None:
         record_unsubscribe(subscription=subscription, campaign_id=campaign_id)
 

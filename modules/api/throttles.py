@@ -35,7 +35,8 @@ class ClientUserRateThrottle(UserRateThrottle):
 
 class SettingsRateThrottle(SimpleRateThrottle):
     """The rate of `scope` in settings.<rates_setting>["THROTTLE_RATES"] (None: no limit), counted per signed-in user,
-    else per client address (a subclass may key otherwise).
+    else per client address; per client address always with `per_address` (public forms: one person may hold many
+    accounts, not many addresses).
 
     It counts in the throttle cache and fails closed: when the cache cannot count (Redis down), the request is refused
     with `unavailable` rather than let through uncounted."""
@@ -44,6 +45,8 @@ class SettingsRateThrottle(SimpleRateThrottle):
     """The name of the settings dict that holds THROTTLE_RATES (KNOWBASE, AGENTS, ACCOUNTS)"""
     unavailable: ClassVar[type[ServiceError]]
     """Raised (with its own message) when the cache cannot count"""
+    per_address: ClassVar[bool] = False
+    """Count per client address even for a signed-in user"""
 
     @property
     def cache(self) -> BaseCache:  # type: ignore[override]  # DRF declares a plain attribute: the default cache
@@ -54,7 +57,8 @@ class SettingsRateThrottle(SimpleRateThrottle):
         return rate
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        ident = f"user:{request.user.pk}" if request.user.is_authenticated else client_ip(request._request)
+        signed_in = request.user.is_authenticated and not self.per_address
+        ident = f"user:{request.user.pk}" if signed_in else client_ip(request._request)
         return self.cache_format % {"scope": self.scope, "ident": ident or "unknown"}
 
     def allow_request(self, request: Request, view: Any) -> bool:

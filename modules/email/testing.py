@@ -73,8 +73,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[SmtpSink, int]]:
-    sink = SmtpSink()
+def smtp_server(sink: SmtpSink | None = None) -> Iterator[tuple[SmtpSink, int]]:
+    """A server on a free loopback port that hands what it receives to `sink` (a new SmtpSink by default)."""
+    sink = sink or SmtpSink()
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()

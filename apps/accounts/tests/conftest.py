@@ -13,7 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.models import User
 from modules.api import after_response
-from modules.email.testing import SmtpSink, smtp_mailers, smtp_server
+from modules.email.testing import SmtpSink
 from modules.telegram.testing import FakeTelegram, telegram_server, telegram_settings
 from modules.twilio.testing import FakeTwilio, twilio_server, twilio_settings
 
@@ -44,13 +44,6 @@ def _fresh_throttles() -> Iterator[None]:
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[SmtpSink]:
-    with smtp_server() as (sink, port):
-        settings.MAILERS = smtp_mailers(port)
-        yield sink
 
 
 @pytest.fixture

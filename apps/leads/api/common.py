@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
-from rest_framework.permissions import IsAdminUser
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, IsAdminUser
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from apps.leads import selectors
 from apps.leads.models import TRANSITIONS, Lead, LeadNote, LeadTouch, StatusChange
 
 TAG = "leads"
-STAFF_ONLY = {401: "Not signed in", 403: "Not a staff member"}
+STAFF_ONLY = {401: "Not signed in", 403: "Not a staff member, or one without the leads permissions"}
 NO_LEAD = "No lead with this id."
 NO_LEAD_404 = {404: "No such lead"}
 STATUS_HELP = "new, contacted, qualified, won or lost"
@@ -22,7 +24,22 @@ STAFF_BODY_BYTES = 16 * 1024
 
 
 class StaffOnly(IsAdminUser):
+    """Staff members who work on leads, as in the admin: reading takes the view permission, a change (status,
+    assignee, note) the change permission. Staff of other teams are refused."""
+
     message = "Only staff members may use the leads pipeline."
+    no_permission = (
+        "Your account does not have the leads permissions to {what}: ask an administrator for them (or for a group "
+        "that has them)."
+    )
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        reading = request.method in SAFE_METHODS
+        if request.user.has_perm(selectors.VIEW_PERMISSION if reading else selectors.CHANGE_PERMISSION):
+            return True
+        raise PermissionDenied(self.no_permission.format(what="read leads" if reading else "change leads"))
 
 
 def lead_or_404(lead_id: int, *, whole: bool = False) -> Lead:

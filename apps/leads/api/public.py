@@ -21,8 +21,9 @@ from apps.leads.throttles import SubmitThrottle
 from modules.api.errors import JSONParser
 from modules.api.schema import error_responses
 
-# Every field at its longest is about 16 KB of JSON; more is refused unread (cfg.body_limit).
-SUBMIT_BODY_BYTES = 32 * 1024
+# Every field at its longest, in characters of four UTF-8 bytes percent-encoded (12 bytes each: the page's script
+# sends the form so) or escaped in JSON, is about 155 KB; more is refused unread (cfg.body_limit).
+SUBMIT_BODY_BYTES = 160 * 1024
 
 
 class PublicView(APIView):
@@ -81,7 +82,7 @@ class SubmitView(PublicView):
         summary="Send an enquiry (website form)",
         description=(
             "Create-only and anonymous; JSON or form-encoded. Only the public fields are read (never a status or an "
-            "assignee). Refused before any work, in order: a body over 32 KB (413), too many submissions from the "
+            "assignee). Refused before any work, in order: a body over 160 KB (413), too many submissions from the "
             "address (429, Retry-After), a filled `website` trap (answered as a success; nothing is stored), a "
             "form token that is missing, forged, too fresh or too old (400), a bad field (400), and a failed "
             "Turnstile check when it is on (400; 503 when Cloudflare cannot be reached). The same submission again "

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from apps.leads.testing import FakeTurnstile, turnstile_server, turnstile_settings
 from apps.leads.tests.factories import client_for, staff_create, user_create
-from modules.email.testing import SmtpSink, smtp_mailers, smtp_server
 from modules.telegram.testing import FakeTelegram, telegram_server, telegram_settings
 
 
@@ -42,13 +41,6 @@ def ada_api(ada: Any) -> APIClient:
 @pytest.fixture
 def staff_api(staff: Any) -> APIClient:
     return client_for(staff)
-
-
-@pytest.fixture
-def smtp(settings: Any) -> Iterator[SmtpSink]:
-    with smtp_server() as (sink, port):
-        settings.MAILERS = smtp_mailers(port)
-        yield sink
 
 
 @pytest.fixture

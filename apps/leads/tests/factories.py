@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -22,8 +23,13 @@ def user_create(email: str = "ada@example.com", **fields: Any) -> Any:
     return get_user_model().objects.create_user(email=email, **fields)
 
 
-def staff_create(email: str = "staff@example.com", **fields: Any) -> Any:
-    return get_user_model().objects.create_user(email=email, is_staff=True, **fields)
+def staff_create(email: str = "staff@example.com", *, leads_permissions: bool = True, **fields: Any) -> Any:
+    """A staff member who works the pipeline (may view and change leads), or, without `leads_permissions`, one of
+    another team, whom the admin shows no leads."""
+    user = get_user_model().objects.create_user(email=email, is_staff=True, **fields)
+    if leads_permissions:
+        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="leads"))
+    return user
 
 
 def client_for(user: Any) -> APIClient:

@@ -108,7 +108,7 @@ def test_the_board_groups_leads_by_status_in_bounded_queries(admin_client, root,
 
 
 def test_the_board_needs_the_view_permission(client):
-    staff = staff_create("clerk@example.com")
+    staff = staff_create("clerk@example.com", leads_permissions=False)
     client.force_login(staff)
     assert client.get(BOARD).status_code == 403
     staff.user_permissions.add(Permission.objects.get(codename="view_lead"))
@@ -174,6 +174,19 @@ def test_bulk_assign_asks_whom_then_assigns_every_selected_lead(admin_client, sm
     assert [mail.rcpt_tos for mail in smtp.messages] == [["sales@example.com"], ["sales@example.com"]]
 
 
+def test_leads_are_offered_only_to_staff_who_may_work_on_them(admin_client):
+    # A staff member without the leads permissions could not open the lead they were given.
+    staff_create("support@example.com", leads_permissions=False)
+    staff_create("sales@example.com")
+    lead = lead_create()
+    for page in (
+        admin_client.post(LEADS, {"action": "assign_to", "_selected_action": [str(lead.pk)]}),
+        admin_client.get(f"{LEADS}{lead.pk}/change/"),
+    ):
+        html = page.content.decode()
+        assert "sales@example.com" in html and "support@example.com" not in html
+
+
 def test_the_dashboard_shows_new_leads_this_week_and_conversion_by_source(admin_client, root):
     for number in range(3):
         lead_create(f"pricing{number}@example.com", source="pricing")
@@ -196,6 +209,6 @@ def test_the_dashboard_shows_new_leads_this_week_and_conversion_by_source(admin_
 
 
 def test_the_dashboard_cards_need_the_view_permission(client):
-    staff = staff_create("clerk@example.com")
+    staff = staff_create("clerk@example.com", leads_permissions=False)
     client.force_login(staff)
     assert "leads_new_this_week" not in dashboard_figures(client.get("/admin/").content.decode())

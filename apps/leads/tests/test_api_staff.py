@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.leads import services
 from apps.leads.models import Lead, LeadNote, Status, StatusChange
-from apps.leads.tests.factories import LEADS, lead_create, lead_url, staff_create, user_create
+from apps.leads.tests.factories import LEADS, client_for, lead_create, lead_url, staff_create, user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,30 @@ def test_a_user_who_is_not_staff_is_refused_everywhere(ada_api, method, name):
     assert "Only staff members" in response.json()["detail"]
     lead.refresh_from_db()
     assert lead.status == Status.NEW and not lead.notes.exists()
+
+
+@pytest.mark.parametrize(("method", "name"), ENDPOINTS)
+def test_staff_without_the_leads_permissions_are_refused_as_the_admin_refuses_them(method, name):
+    # A staff member of another team (support, the blog) sees no leads in the admin: nor through the API.
+    outsider = client_for(staff_create("support@example.com", leads_permissions=False))
+    lead = lead_create()
+    payload = {"status": "contacted", "assignee": None, "body": "mine now"} if method == "post" else {}
+    response = getattr(outsider, method)(path_of(name, lead), payload, format="json")
+    assert response.status_code == 403
+    assert "leads permissions" in response.json()["detail"]
+    lead.refresh_from_db()
+    assert lead.status == Status.NEW and not lead.notes.exists()
+
+
+def test_staff_who_may_only_view_leads_read_but_do_not_change_them():
+    viewer = staff_create("viewer@example.com", leads_permissions=False)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="leads", codename="view_lead"))
+    lead = lead_create()
+    api = client_for(viewer)
+    assert api.get(LEADS).status_code == 200
+    assert api.get(lead_url(lead)).status_code == 200
+    response = api.post(lead_url(lead, "lead-notes"), {"body": "mine now"}, format="json")
+    assert response.status_code == 403 and not lead.notes.exists()
 
 
 def test_an_unknown_lead_is_a_404(staff_api):
@@ -113,17 +138,25 @@ def test_a_bad_filter_is_a_400_naming_it(staff_api, query, field):
     assert field in response.json(), response.json()
 
 
+@pytest.mark.parametrize("query", ["created_to=9999-12-31", "created_from=0001-01-01", "created_from=9999-12-31"])
+def test_days_at_the_ends_of_the_calendar_filter_without_an_error(staff_api, query):
+    lead_create()
+    response = staff_api.get(f"{LEADS}?{query}")
+    assert response.status_code == 200
+    assert response.json()["count"] == (0 if query == "created_from=9999-12-31" else 1)
+
+
 def test_the_list_runs_the_same_queries_whatever_the_page_size(staff, staff_api, django_assert_num_queries):
     for number in range(3):
         lead = lead_create(f"first{number}@example.com")
         services.lead_assign(lead=lead, assignee=staff, by=staff)
     staff_api.get(LEADS)  # the first request of the day records the user's activity (one more query)
-    with django_assert_num_queries(3):  # the user (JWT), the count, the page with assignees
+    with django_assert_num_queries(5):  # the user (JWT), their permissions (own, groups'), the count, the page
         assert len(staff_api.get(LEADS).json()["results"]) == 3
     for number in range(20):
         lead = lead_create(f"more{number}@example.com")
         services.lead_assign(lead=lead, assignee=staff, by=staff)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(5):
         assert len(staff_api.get(f"{LEADS}?page_size=23").json()["results"]) == 23
 
 
@@ -136,7 +169,9 @@ def test_a_lead_is_read_with_its_touches_notes_and_history(staff, staff_api, dja
     services.lead_set_status(lead=lead, status=Status.CONTACTED, by=staff, note="Called back")
     services.lead_note_add(lead=lead, author=staff, body="Wants a demo")
     staff_api.get(LEADS)  # the first request of the day records the user's activity (one more query)
-    with django_assert_num_queries(5):  # the user, the lead with its assignee, touches, notes, history
+    with django_assert_num_queries(
+        7
+    ):  # the user and their permissions, the lead with its assignee, touches, notes, history
         body = staff_api.get(lead_url(lead)).json()
     assert [touch["message"] for touch in body["touches"]] == ["Second", "First"]
     assert [note["body"] for note in body["notes"]] == ["Wants a demo", "Called back"]
@@ -219,6 +254,7 @@ def test_a_lead_is_assigned_to_a_staff_member_and_unassigned(staff_api, other_st
     [
         ("user", "not an active staff member"),
         ("inactive", "not an active staff member"),
+        ("outsider", "leads permissions"),
         ("nobody", "No user has the id"),
         ("text", "A valid integer is required"),
     ],
@@ -228,6 +264,7 @@ def test_a_lead_is_never_assigned_to_someone_who_is_not_active_staff(staff_api, 
     assignee = {
         "user": lambda: user_create("customer@example.com").pk,
         "inactive": lambda: staff_create("gone@example.com", is_active=False).pk,
+        "outsider": lambda: staff_create("support@example.com", leads_permissions=False).pk,
         "nobody": lambda: 999_999,
         "text": lambda: "Sam",
     }[whom]()

@@ -58,3 +58,12 @@ def test_no_leads_yet_is_not_an_error():
 def test_a_bad_number_of_days_is_refused():
     with pytest.raises(CommandError, match="--days must be from 1 to 36500"):
         stats("--days", "0")
+
+
+def test_a_source_a_visitor_wrote_is_printed_as_text_not_read_as_markup():
+    # The source comes from anyone's form: "[/bold]" is rich's markup, and an escape sequence moves the terminal.
+    lead_create("a@example.com", source="[/bold]")
+    lead_create("b@example.com", source="\x1b[31mred")
+    output = stats()
+    assert "[/bold]" in output
+    assert "\x1b[31m" not in output and "red" in output

@@ -10,7 +10,7 @@ from django.tasks.backends.dummy import DummyBackend
 
 from apps.leads import services, tasks
 from apps.leads.models import Lead
-from apps.leads.tests.factories import lead_create, lead_url, submit
+from apps.leads.tests.factories import lead_create, lead_url, staff_create, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +30,51 @@ def test_the_public_request_only_enqueues_and_never_calls_telegram(
     with django_capture_on_commit_callbacks(execute=True):
         assert submit(api).status_code == 202
     lead = Lead.objects.get()
-    assert queued_tasks() == [("notify_new_lead", (lead.pk,))]
+    assert queued_tasks() == [("lead_received", (lead.pk, True))]
     assert telegram.calls == []
+
+
+def test_a_new_and_a_known_address_cost_the_request_the_same_work(
+    api, settings, telegram, staff, django_capture_on_commit_callbacks
+):
+    # Whether an address already had a lead must not show in the answer's time either: the request does the same
+    # (one task enqueued) for both, and the round-robin turn and the messages are the task's.
+    settings.TASKS = DUMMY
+    settings.LEADS = {**settings.LEADS, "ROUND_ROBIN": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(api)
+        submit(api, message="Another question")
+    lead = Lead.objects.get()
+    assert queued_tasks() == [("lead_received", (lead.pk, True)), ("lead_received", (lead.pk, False))]
+    assert lead.assignee is None and telegram.calls == []
+
+
+def test_the_received_task_assigns_a_new_lead_in_turn_then_tells_the_chat_and_the_assignee(
+    settings, telegram, smtp, staff, django_capture_on_commit_callbacks
+):
+    settings.LEADS = {**settings.LEADS, "ROUND_ROBIN": True}
+    settings.TASKS = DUMMY
+    lead = lead_create()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = tasks.lead_received.call(lead.pk, True)
+    assert "assigned" in result
+    lead.refresh_from_db()
+    assert lead.assignee == staff
+    [text] = telegram.messages_to("-2002")
+    assert f"Assigned to: {staff}" in text
+    assert queued_tasks() == [("notify_assignee", (lead.pk, staff.pk))]
+    assert tasks.lead_received.call(lead.pk, False) == "skipped: a known address; nobody is told"
+    assert tasks.lead_received.call(999_999, True) == "skipped: the lead was deleted"
+
+
+def test_a_name_written_on_two_lines_still_reaches_the_assignee_on_one(staff, other_staff, smtp):
+    # An import or the admin may store what the public form flattens.
+    lead = lead_create()
+    Lead.objects.filter(pk=lead.pk).update(name="Eve\r\nBcc: victim@example.com", assignee=other_staff)
+    assert tasks.notify_assignee.call(lead.pk, other_staff.pk).startswith("emailed")
+    [mail] = smtp.messages
+    assert mail.rcpt_tos == [other_staff.email]
+    assert mail.subject == "Lead assigned to you: Eve Bcc: victim@example.com <grace@example.com>"
 
 
 def test_the_task_tells_the_leads_chat_of_a_new_lead(api, telegram, django_capture_on_commit_callbacks):
@@ -86,17 +129,33 @@ def test_round_robin_assigns_new_leads_in_turn_and_emails_each_assignee(
     assert "We would like a demo." in first.html
 
 
-def test_round_robin_takes_from_the_configured_group_only(api, settings, staff, other_staff):
+def test_round_robin_takes_from_the_configured_group_only(
+    api, settings, staff, other_staff, django_capture_on_commit_callbacks
+):
     Group.objects.create(name="Sales").user_set.add(other_staff)
     settings.LEADS = {**settings.LEADS, "ROUND_ROBIN": True, "ROUND_ROBIN_GROUP": "Sales"}
-    for number in range(2):
-        submit(api, email=f"buyer{number}@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(2):
+            submit(api, email=f"buyer{number}@example.com")
     assert set(Lead.objects.values_list("assignee", flat=True)) == {other_staff.pk}
 
 
-def test_without_staff_round_robin_leaves_leads_unassigned(api, settings):
+def test_round_robin_passes_over_staff_without_the_leads_permissions(
+    api, settings, staff, django_capture_on_commit_callbacks
+):
+    staff_create("support@example.com", leads_permissions=False)
     settings.LEADS = {**settings.LEADS, "ROUND_ROBIN": True}
-    submit(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(2):
+            submit(api, email=f"buyer{number}@example.com")
+    assert set(Lead.objects.values_list("assignee", flat=True)) == {staff.pk}
+
+
+def test_without_staff_round_robin_leaves_leads_unassigned(api, settings, django_capture_on_commit_callbacks):
+    settings.LEADS = {**settings.LEADS, "ROUND_ROBIN": True}
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        submit(api)
+    assert len(callbacks) == 1  # the task ran, and found no one
     assert Lead.objects.get().assignee is None
 
 

@@ -45,8 +45,6 @@ DELIVERY_LABELS = {
     DeliveryStatus.SUPPRESSED: "danger",
     DeliveryStatus.SKIPPED: "info",
 }
-EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-LIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
 PROGRESS_TEMPLATE = "newsletter/campaigns/progress.html"
 MAX_ID_DIGITS = 19
 
@@ -56,16 +54,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = (
-            "name",
-            "mailing_list",
-            "subject",
-            "html_body",
-            "text_body",
-            "from_email",
-            "track_opens",
-            "track_clicks",
-        )
+        fields = services.EDITABLE_FIELDS
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -124,7 +113,7 @@ def progress_html(campaign: Campaign, request: HttpRequest | None = None) -> str
         "campaign": campaign,
         "stats": stats,
         "percent": round(100 * done / total) if total else 0,
-        "live": campaign.status in LIVE or campaign.status == CampaignStatus.SCHEDULED,
+        "live": campaign.status in (CampaignStatus.SCHEDULED, *services.LIVE),
         "url": reverse("admin:newsletter_campaign_progress", args=[campaign.pk]),
     }
     return render_to_string(PROGRESS_TEMPLATE, context, request=request)
@@ -159,7 +148,7 @@ class CampaignAdmin(ModelAdmin):
         return selectors.with_stats(super().get_queryset(request))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> tuple[str, ...]:
-        if obj is not None and obj.status not in EDITABLE:
+        if obj is not None and obj.status not in services.EDITABLE:
             return (*self.always_read_only, *CampaignForm.Meta.fields)
         return self.always_read_only
 
@@ -174,7 +163,7 @@ class CampaignAdmin(ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
-        if obj is not None and obj.status not in (CampaignStatus.DRAFT, CampaignStatus.CANCELLED):
+        if obj is not None and obj.status not in services.DELETABLE:
             return False
         return bool(super().has_delete_permission(request, obj))
 
@@ -258,16 +247,16 @@ class CampaignAdmin(ModelAdmin):
         return campaign is not None and campaign.status in statuses
 
     def has_send_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
-        return self._status_is(request, object_id, EDITABLE)
+        return self._status_is(request, object_id, services.EDITABLE)
 
     def has_pause_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
         return self._status_is(request, object_id, (CampaignStatus.SENDING,))
 
     def has_resume_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
-        return self._status_is(request, object_id, LIVE)
+        return self._status_is(request, object_id, services.LIVE)
 
     def has_cancel_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
-        return self._status_is(request, object_id, (*EDITABLE, *LIVE))
+        return self._status_is(request, object_id, (*services.EDITABLE, *services.LIVE))
 
     def has_test_permission(self, request: HttpRequest, object_id: Any = None) -> bool:
         return bool(request.user.has_perm("newsletter.change_campaign"))

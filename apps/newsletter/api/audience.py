@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db.models import QuerySet
@@ -16,13 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.newsletter import tasks
-from apps.newsletter.api.audience_throttles import SubscribeThrottle
 from apps.newsletter.exceptions import NotSubscribed
 from apps.newsletter.models import MailingList, Subscriber
 from apps.newsletter.selectors.audience import public_lists, subscriber_of_user, subscriptions_of
 from apps.newsletter.services import audience as services
-from apps.newsletter.services.audience import Consent
-from cfg.client_ip import client_ip
+from apps.newsletter.throttles import SubscribeThrottle
+from apps.newsletter.views.common import consent_from, data_download
 from modules.api.errors import JSONParser
 from modules.api.schema import error_responses
 
@@ -110,15 +108,6 @@ class MeUpdateSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-def consent_of(request: Request, *, source: str, form_text: str = "") -> Consent:
-    return Consent(
-        source=source,
-        form_text=form_text,
-        ip_address=client_ip(request._request),
-        user_agent=request.headers.get("User-Agent", ""),
-    )
-
-
 class MailingListListView(generics.ListAPIView[MailingList]):
     """The public lists: what a subscribe form may offer."""
 
@@ -162,7 +151,7 @@ class SubscribeView(APIView):
                 email=data["email"],
                 name=data["name"],
                 mailing_lists=data["lists"],
-                consent=consent_of(request, source=data["consent_source"], form_text=data["consent_text"]),
+                consent=consent_from(request._request, source=data["consent_source"], form_text=data["consent_text"]),
                 user=request.user if request.user.is_authenticated else None,
             )
         return Response({"detail": SUBSCRIBED}, status=status.HTTP_202_ACCEPTED)
@@ -211,7 +200,7 @@ class MeView(APIView):
         serializer.is_valid(raise_exception=True)
         services.preferences_update(
             subscriber=subscriber,
-            consent=consent_of(request, source="api (signed in)"),
+            consent=consent_from(request._request, source="api (signed in)"),
             mailing_lists=serializer.validated_data.get("lists"),
             name=serializer.validated_data.get("name"),
         )
@@ -240,8 +229,4 @@ class MeExportView(APIView):
         },
     )
     def get(self, request: Request) -> HttpResponse:
-        body = json.dumps(services.subscriber_export(subscriber=my_subscriber(request)), indent=2, ensure_ascii=False)
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="newsletter-data.json"'
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return data_download(my_subscriber(request))

@@ -182,7 +182,7 @@ class StatusFilterSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=CampaignStatus.choices, required=False)
 
 
-def campaign_named(campaign_id: int) -> Campaign:
+def campaign_or_404(campaign_id: int) -> Campaign:
     campaign = selectors.campaign_get(campaign_id=campaign_id)
     if campaign is None:
         raise NotFound(NO_CAMPAIGN)
@@ -190,7 +190,7 @@ def campaign_named(campaign_id: int) -> Campaign:
 
 
 def campaign_body(campaign_id: int) -> Any:
-    return CampaignSerializer(campaign_named(campaign_id)).data
+    return CampaignSerializer(campaign_or_404(campaign_id)).data
 
 
 class CampaignListView(generics.ListAPIView[Campaign]):
@@ -250,7 +250,7 @@ class CampaignDetailView(APIView):
         },
     )
     def patch(self, request: Request, campaign_id: int) -> Response:
-        campaign = campaign_named(campaign_id)
+        campaign = campaign_or_404(campaign_id)
         serializer = CampaignWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = {name: value for name, value in serializer.validated_data.items() if name in request.data}
@@ -266,18 +266,8 @@ class CampaignDetailView(APIView):
         },
     )
     def delete(self, request: Request, campaign_id: int) -> Response:
-        services.campaign_delete(campaign=campaign_named(campaign_id))
+        services.campaign_delete(campaign=campaign_or_404(campaign_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def preview_body(preview: services.Preview) -> dict[str, Any]:
-    return {
-        "to": preview.to,
-        "subject": preview.subject,
-        "html": preview.html,
-        "text": preview.text,
-        "headers": preview.headers,
-    }
 
 
 class CampaignPreviewView(APIView):
@@ -294,11 +284,11 @@ class CampaignPreviewView(APIView):
         },
     )
     def get(self, request: Request, campaign_id: int) -> Response:
-        campaign = campaign_named(campaign_id)
+        campaign = campaign_or_404(campaign_id)
         query = PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         preview = services.campaign_preview(campaign=campaign, subscriber=query.validated_data.get("subscriber"))
-        return Response(preview_body(preview))
+        return Response(PreviewSerializer(preview).data)
 
 
 class CampaignTestSendView(APIView):
@@ -316,14 +306,14 @@ class CampaignTestSendView(APIView):
         },
     )
     def post(self, request: Request, campaign_id: int) -> Response:
-        campaign = campaign_named(campaign_id)
+        campaign = campaign_or_404(campaign_id)
         serializer = TestSendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         preview = services.campaign_test_send(
             campaign=campaign, to=values["email"], subscriber=values.get("subscriber")
         )
-        return Response(preview_body(preview))
+        return Response(PreviewSerializer(preview).data)
 
 
 class CampaignScheduleView(APIView):
@@ -340,7 +330,7 @@ class CampaignScheduleView(APIView):
         },
     )
     def post(self, request: Request, campaign_id: int) -> Response:
-        campaign = campaign_named(campaign_id)
+        campaign = campaign_or_404(campaign_id)
         serializer = ScheduleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.campaign_schedule(campaign=campaign, at=serializer.validated_data["scheduled_at"])
@@ -364,7 +354,7 @@ def state_view(action: str, summary: str, description: str, conflict: str, *, ac
             operation_id=f"newsletter_campaign_{action}",
         )
         def post(self, request: Request, campaign_id: int) -> Response:
-            change(campaign=campaign_named(campaign_id))
+            change(campaign=campaign_or_404(campaign_id))
             return Response(campaign_body(campaign_id), status=code)
 
     StateView.__name__ = StateView.__qualname__ = f"Campaign{action.title().replace('_', '')}View"

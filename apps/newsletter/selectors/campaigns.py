@@ -93,6 +93,11 @@ def stats_of(campaign: Campaign) -> dict[str, Any]:
     return figures
 
 
+def rate_text(rate: float | None) -> str:
+    """A rate of stats_of() as people read it: a percentage with one decimal, or a dash when nothing was sent."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
 def campaign_stats(*, campaign: Campaign) -> dict[str, Any]:
     fresh = campaign_get(campaign_id=campaign.pk)
     return stats_of(fresh) if fresh is not None else {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -291,7 +291,7 @@ def _subscriber_locked(*, email: str) -> Subscriber:
         return Subscriber.objects.select_for_update().get(email__iexact=email)
 
 
-def _mail_confirmation(*, subscriber: Subscriber, now: Any) -> None:
+def _mail_confirmation(*, subscriber: Subscriber, now: datetime) -> None:
     """Mail one link for every pending subscription of the subscriber, unless one went out too recently. The mail
     is queued once the transaction commits: a rolled-back subscription sends nothing."""
     resend_after = timedelta(seconds=settings.NEWSLETTER["CONFIRM_RESEND_SECONDS"])
@@ -329,5 +329,5 @@ def _email_of(user: AbstractBaseUser) -> str:
     return normalized_email(getattr(user, user.get_email_field_name(), None) or "")
 
 
-def _iso(moment: Any) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None

@@ -6,16 +6,18 @@ when the transaction commits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
 from apps.newsletter import tasks
 from apps.newsletter.campaign_mail import (
     Recipient,
+    RenderedMail,
     compile_campaign,
     compiled,
     message_for,
@@ -38,7 +40,7 @@ from apps.newsletter.models import (
     Subscription,
 )
 from apps.newsletter.selectors.audience import sendable_subscriptions
-from apps.newsletter.sending import due_campaign_ids, start_if_due
+from apps.newsletter.sending import CANCELLED_BEFORE_SENT, mark_started
 
 EDITABLE_FIELDS = (
     "name",
@@ -50,7 +52,10 @@ EDITABLE_FIELDS = (
     "track_opens",
     "track_clicks",
 )
-ACTIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+# The statuses each change is allowed in; the admin offers its buttons by the same ones.
+EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+LIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
+DELETABLE = (CampaignStatus.DRAFT, CampaignStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -89,15 +94,16 @@ def campaign_create(
     )
 
 
-def _locked(campaign: Campaign) -> Campaign:
-    return Campaign.objects.select_for_update().select_related("mailing_list").get(pk=campaign.pk)
-
-
-def _conflict(campaign: Campaign, doing: str, allowed: tuple[str, ...]) -> CampaignStateConflict:
-    names = " or ".join(CampaignStatus(status).label.lower() for status in allowed)
-    return CampaignStateConflict(
-        f"The campaign is {CampaignStatus(campaign.status).label.lower()}: only a {names} campaign can be {doing}."
-    )
+def _locked(campaign: Campaign, *, allowed: tuple[str, ...], doing: str) -> Campaign:
+    """The campaign read again under its row lock (inside the caller's transaction); CampaignStateConflict unless its
+    status is one of `allowed`."""
+    locked = Campaign.objects.select_for_update().select_related("mailing_list").get(pk=campaign.pk)
+    if locked.status not in allowed:
+        names = " or ".join(CampaignStatus(status).label.lower() for status in allowed)
+        raise CampaignStateConflict(
+            f"The campaign is {CampaignStatus(locked.status).label.lower()}: only a {names} campaign can be {doing}."
+        )
+    return locked
 
 
 def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
@@ -106,10 +112,7 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        campaign = _locked(campaign)
-        allowed = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-        if campaign.status not in allowed:
-            raise _conflict(campaign, "changed", allowed)
+        campaign = _locked(campaign, allowed=EDITABLE, doing="changed")
         for name, value in fields.items():
             setattr(campaign, name, value)
         compiled(campaign)
@@ -119,16 +122,13 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
 
 def campaign_delete(*, campaign: Campaign) -> None:
     with transaction.atomic():
-        campaign = _locked(campaign)
-        allowed = (CampaignStatus.DRAFT, CampaignStatus.CANCELLED)
-        if campaign.status not in allowed:
-            raise _conflict(campaign, "deleted", allowed)
+        campaign = _locked(campaign, allowed=DELETABLE, doing="deleted")
         campaign.delete()
 
 
 def recipient_count(*, campaign: Campaign) -> int:
     """How many would be sent the campaign now (confirmed and not suppressed), or were listed once it started."""
-    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+    if campaign.status in EDITABLE:
         return sendable_subscriptions(mailing_list=campaign.mailing_list).count()
     return Delivery.objects.filter(campaign=campaign).count()
 
@@ -137,10 +137,7 @@ def campaign_schedule(*, campaign: Campaign, at: datetime) -> Campaign:
     if at <= timezone.now():
         raise CampaignScheduleInvalid()
     with transaction.atomic():
-        campaign = _locked(campaign)
-        allowed = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-        if campaign.status not in allowed:
-            raise _conflict(campaign, "scheduled", allowed)
+        campaign = _locked(campaign, allowed=EDITABLE, doing="scheduled")
         campaign.status = CampaignStatus.SCHEDULED
         campaign.scheduled_at = at
         campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
@@ -152,52 +149,31 @@ def campaign_schedule(*, campaign: Campaign, at: datetime) -> Campaign:
 def campaign_unschedule(*, campaign: Campaign) -> Campaign:
     """Back to a draft; the start queued for the old time finds it so and does nothing."""
     with transaction.atomic():
-        campaign = _locked(campaign)
-        if campaign.status != CampaignStatus.SCHEDULED:
-            raise _conflict(campaign, "unscheduled", (CampaignStatus.SCHEDULED,))
+        campaign = _locked(campaign, allowed=(CampaignStatus.SCHEDULED,), doing="unscheduled")
         campaign.status = CampaignStatus.DRAFT
         campaign.scheduled_at = None
         campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
     return campaign
 
 
-def _start(campaign: Campaign, *, enqueue: bool = True) -> None:
-    campaign.status = CampaignStatus.SENDING
-    campaign.started_at = timezone.now()
-    campaign.save(update_fields=["status", "started_at", "updated_at"])
-    if enqueue:
-        tasks.enqueue_batch(campaign.pk)
-
-
 def campaign_send_now(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
     """Start sending: the first batch lists the recipients and sends, each batch queues the next. enqueue=False:
     the caller sends the batches itself (newsletter_send --now)."""
     with transaction.atomic():
-        campaign = _locked(campaign)
-        allowed = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-        if campaign.status not in allowed:
-            raise _conflict(campaign, "sent", allowed)
+        campaign = _locked(campaign, allowed=EDITABLE, doing="sent")
         compiled(campaign)
         if not sendable_subscriptions(mailing_list=campaign.mailing_list).exists():
             raise CampaignWithoutRecipients()
-        _start(campaign, enqueue=enqueue)
+        mark_started(campaign)
+        if enqueue:
+            tasks.enqueue_batch(campaign.pk)
     return campaign
-
-
-def campaigns_start_due() -> int:
-    """Start every scheduled campaign whose time has come (what the send_due_campaigns task does)."""
-    started = [campaign_id for campaign_id in due_campaign_ids() if start_if_due(campaign_id=campaign_id)]
-    for campaign_id in started:
-        tasks.enqueue_batch(campaign_id)
-    return len(started)
 
 
 def campaign_pause(*, campaign: Campaign) -> Campaign:
     """The sender stops before its next message; what it claimed goes back to pending."""
     with transaction.atomic():
-        campaign = _locked(campaign)
-        if campaign.status != CampaignStatus.SENDING:
-            raise _conflict(campaign, "paused", (CampaignStatus.SENDING,))
+        campaign = _locked(campaign, allowed=(CampaignStatus.SENDING,), doing="paused")
         campaign.status = CampaignStatus.PAUSED
         campaign.save(update_fields=["status", "updated_at"])
     return campaign
@@ -207,9 +183,7 @@ def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
     """Sending again from where it stopped. Also accepted while sending: it queues a batch, which ends at once if a
     sender is at work and otherwise takes over (after a worker was lost, or the mail server was away too long)."""
     with transaction.atomic():
-        campaign = _locked(campaign)
-        if campaign.status not in ACTIVE:
-            raise _conflict(campaign, "resumed", ACTIVE)
+        campaign = _locked(campaign, allowed=LIVE, doing="resumed")
         campaign.status = CampaignStatus.SENDING
         campaign.save(update_fields=["status", "updated_at"])
         if enqueue:
@@ -220,15 +194,12 @@ def campaign_resume(*, campaign: Campaign, enqueue: bool = True) -> Campaign:
 def campaign_cancel(*, campaign: Campaign) -> Campaign:
     """Nothing more is sent: pending recipients are skipped; a message being sent this instant still goes."""
     with transaction.atomic():
-        campaign = _locked(campaign)
-        allowed = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, *ACTIVE)
-        if campaign.status not in allowed:
-            raise _conflict(campaign, "cancelled", allowed)
+        campaign = _locked(campaign, allowed=(*EDITABLE, *LIVE), doing="cancelled")
         campaign.status = CampaignStatus.CANCELLED
         campaign.finished_at = timezone.now()
         campaign.save(update_fields=["status", "finished_at", "updated_at"])
         Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SKIPPED, error="The campaign was cancelled before this message was sent."
+            status=DeliveryStatus.SKIPPED, error=CANCELLED_BEFORE_SENT
         )
     return campaign
 
@@ -252,10 +223,7 @@ def campaign_preview(*, campaign: Campaign, subscriber: Subscriber | None = None
     following them records nothing."""
     recipient = preview_recipient(campaign=campaign, subscriber=subscriber)
     mail = render(campaign, compiled(campaign), recipient)
-    message = message_for(campaign, mail, recipient)
-    return Preview(
-        subject=mail.subject, html=mail.html, text=mail.text, to=recipient.email, headers=message.extra_headers
-    )
+    return _preview_of(mail, message_for(campaign, mail, recipient))
 
 
 def campaign_test_send(*, campaign: Campaign, to: str, subscriber: Subscriber | None = None) -> Preview:
@@ -265,10 +233,14 @@ def campaign_test_send(*, campaign: Campaign, to: str, subscriber: Subscriber | 
     recipient = preview_recipient(campaign=campaign, subscriber=subscriber)
     if recipient.email.lower() != to.strip().lower():
         recipient = sample_recipient(email=to.strip(), name=recipient.name)
-    mail = render(campaign, compiled(campaign), recipient)
+    rendered = render(campaign, compiled(campaign), recipient)
+    mail = replace(rendered, subject=f"[Test] {rendered.subject}")
     message = message_for(campaign, mail, recipient)
-    message.subject = f"[Test] {mail.subject}"
     message.send()
+    return _preview_of(mail, message)
+
+
+def _preview_of(mail: RenderedMail, message: EmailMultiAlternatives) -> Preview:
     return Preview(
-        subject=message.subject, html=mail.html, text=mail.text, to=recipient.email, headers=message.extra_headers
+        subject=mail.subject, html=mail.html, text=mail.text, to=message.to[0], headers=message.extra_headers
     )

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 import unfold
-from django.contrib.auth import get_user_model
 
 from apps.newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, TrackingEvent, TrackingKind
-from apps.newsletter.tests.campaign_factories import HTML, TEXT, audience_create, campaign_create
+from apps.newsletter.tests.factories import HTML, TEXT, audience_create, campaign_create, user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +20,6 @@ CAMPAIGNS = "/admin/newsletter/campaign/"
 SUBMITTED = {"_form_submitted": "True"}
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "newsletter" / "campaigns"
 UNFOLD_CSS = Path(unfold.__file__).parent / "static" / "unfold" / "css" / "styles.css"
-
-
-@pytest.fixture
-def admin_client(client: Any, db: Any) -> Any:
-    root = get_user_model().objects.create_superuser(email="root@example.com", password="pw-long-enough-123")
-    client.force_login(root)
-    return client
 
 
 def page(client: Any, url: str, **kwargs: Any) -> str:
@@ -69,13 +61,12 @@ def test_members_and_visitors_are_kept_out(client, readers_list):
     campaign = campaign_create(mailing_list=readers_list)
     for url in (f"{CAMPAIGNS}{campaign.pk}/progress/", f"{CAMPAIGNS}{campaign.pk}/send_campaign/"):
         assert client.get(url).status_code == 302  # to the admin's sign-in
-    member = get_user_model().objects.create_user(email="member@example.com", password="pw-long-enough-123")
-    client.force_login(member)
+    client.force_login(user_create())
     assert client.post(f"{CAMPAIGNS}{campaign.pk}/send_campaign/", SUBMITTED).status_code == 302
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
 
 
-def test_a_draft_is_created_with_its_templates_checked(admin_client, readers_list):
+def test_a_draft_is_created_with_its_templates_checked(admin_client, readers_list, admin_user):
     form = {
         "name": "April",
         "mailing_list": readers_list.pk,
@@ -94,7 +85,7 @@ def test_a_draft_is_created_with_its_templates_checked(admin_client, readers_lis
     assert created.status_code == 302
     campaign = Campaign.objects.get()
     assert campaign.status == CampaignStatus.DRAFT and campaign.created_by is not None
-    assert campaign.created_by.email == "root@example.com"
+    assert campaign.created_by == admin_user
 
 
 def test_send_asks_for_confirmation_with_the_recipient_count_then_sends(

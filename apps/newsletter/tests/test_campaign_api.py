@@ -11,13 +11,34 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.newsletter.models import Campaign, CampaignStatus, Delivery, TrackingEvent, TrackingKind
-from apps.newsletter.tests.campaign_factories import HTML, TEXT, audience_create, campaign_create
-from apps.newsletter.tests.campaign_fixtures import grant
-from apps.newsletter.tests.factories import mailing_list_create, subscriber_create, subscription_create
+from apps.newsletter.tests.factories import (
+    HTML,
+    TEXT,
+    audience_create,
+    campaign_create,
+    grant,
+    mailing_list_create,
+    subscriber_create,
+    subscription_create,
+)
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/newsletter/campaigns/"
+# Every endpoint of one campaign: (method, action), the action being the URL's last segment.
+ENDPOINTS = [
+    ("get", ""),
+    ("patch", ""),
+    ("delete", ""),
+    ("get", "preview"),
+    ("post", "test"),
+    ("post", "schedule"),
+    ("post", "unschedule"),
+    ("post", "send"),
+    ("post", "pause"),
+    ("post", "resume"),
+    ("post", "cancel"),
+]
 
 
 def url(campaign: Campaign, action: str = "") -> str:
@@ -34,52 +55,25 @@ def new_campaign(mailing_list) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize(
-    ("method", "action"),
-    [
-        ("get", ""),
-        ("patch", ""),
-        ("delete", ""),
-        ("get", "preview"),
-        ("post", "test"),
-        ("post", "schedule"),
-        ("post", "unschedule"),
-        ("post", "send"),
-        ("post", "pause"),
-        ("post", "resume"),
-        ("post", "cancel"),
-    ],
-)
-def test_every_endpoint_is_for_staff_only(campaign_anon_api, campaign_member_api, method, action):
+@pytest.mark.parametrize(("method", "action"), ENDPOINTS)
+def test_every_endpoint_is_for_staff_only(anon_api, member_api, method, action):
     campaign = campaign_create()
-    anonymous = getattr(campaign_anon_api, method)(url(campaign, action), {})
-    member = getattr(campaign_member_api, method)(url(campaign, action), {})
+    anonymous = getattr(anon_api, method)(url(campaign, action), {})
+    member = getattr(member_api, method)(url(campaign, action), {})
 
     assert anonymous.status_code == 401
     assert member.status_code == 403
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.DRAFT
 
 
-def test_the_list_is_for_staff_only(campaign_anon_api, campaign_member_api, readers_list):
-    assert campaign_anon_api.get(LIST).status_code == 401
-    assert campaign_member_api.get(LIST).status_code == 403
-    assert campaign_member_api.post(LIST, new_campaign(readers_list)).status_code == 403
+def test_the_list_is_for_staff_only(anon_api, member_api, readers_list):
+    assert anon_api.get(LIST).status_code == 401
+    assert member_api.get(LIST).status_code == 403
+    assert member_api.post(LIST, new_campaign(readers_list)).status_code == 403
     assert not Campaign.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("method", "action"),
-    [
-        ("get", ""),
-        ("patch", ""),
-        ("delete", ""),
-        ("get", "preview"),
-        ("post", "test"),
-        ("post", "schedule"),
-        ("post", "send"),
-        ("post", "cancel"),
-    ],
-)
+@pytest.mark.parametrize(("method", "action"), ENDPOINTS)
 def test_staff_without_the_campaign_permissions_are_refused(bare_staff_api, readers_list, readers, method, action):
     """is_staff alone (a support agent who may only look at users) must not mail the whole list: the API asks for
     the same model permissions as the admin's campaign pages."""

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps.newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from apps.newsletter.tests.campaign_factories import campaign_create
+from apps.newsletter.tests.factories import campaign_create
 
 pytestmark = pytest.mark.django_db
 
@@ -24,13 +24,13 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_send_now_sends_here_by_name(readers_list, readers, campaign_smtp, fast_sending):
+def test_send_now_sends_here_by_name(readers_list, readers, smtp, fast_sending):
     campaign = campaign_create(mailing_list=readers_list, name="June letter")
 
     output = run("newsletter_send", "June letter", "--now")
 
     assert "sent 3" in output and "the campaign is sent" in output
-    assert len(campaign_smtp.messages) == 3
+    assert len(smtp.messages) == 3
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
 
 

@@ -8,7 +8,7 @@ import pytest
 from apps.newsletter.campaign_mail import compile_campaign, render, sample_recipient
 from apps.newsletter.exceptions import CampaignTemplateInvalid
 from apps.newsletter.models import Campaign
-from apps.newsletter.tests.campaign_factories import HTML, TEXT, campaign_create
+from apps.newsletter.tests.factories import HTML, TEXT, campaign_create
 
 pytestmark = pytest.mark.django_db
 

@@ -24,14 +24,20 @@ from apps.newsletter.models import (
     SuppressionReason,
 )
 from apps.newsletter.selectors.audience import is_suppressed
-from apps.newsletter.tests.audience_fixtures import signed_in
-from apps.newsletter.tests.factories import mailing_list_create, subscriber_create, subscription_create
+from apps.newsletter.tests.factories import (
+    mailing_list_create,
+    signed_in,
+    subscriber_create,
+    subscription_create,
+    user_create,
+)
+from apps.newsletter.tests.links import site_path
 
 pytestmark = pytest.mark.django_db
 
 
-def preferences_path(subscriber: Subscriber, settings: Any) -> str:
-    return links.preferences_url(subscriber).removeprefix(settings.SITE_URL)
+def preferences_path(subscriber: Subscriber) -> str:
+    return site_path(links.preferences_url(subscriber))
 
 
 @pytest.fixture
@@ -45,9 +51,9 @@ def ada(news_list: MailingList) -> Subscriber:
 
 
 def test_the_page_shows_the_lists_with_the_subscribed_ones_ticked(
-    client: Client, ada: Subscriber, open_list: MailingList, settings: Any
+    client: Client, ada: Subscriber, open_list: MailingList
 ) -> None:
-    response = client.get(preferences_path(ada, settings))
+    response = client.get(preferences_path(ada))
     assert response.status_code == 200
     html = response.content.decode()
     assert 'value="weekly"' in html and 'value="updates"' in html
@@ -57,9 +63,9 @@ def test_the_page_shows_the_lists_with_the_subscribed_ones_ticked(
 
 
 def test_saving_changes_lists_and_name_with_consent_records(
-    client: Client, ada: Subscriber, open_list: MailingList, news_list: MailingList, settings: Any
+    client: Client, ada: Subscriber, open_list: MailingList, news_list: MailingList
 ) -> None:
-    response = client.post(preferences_path(ada, settings), {"action": "save", "name": "Ada L.", "lists": ["updates"]})
+    response = client.post(preferences_path(ada), {"action": "save", "name": "Ada L.", "lists": ["updates"]})
     assert response.status_code == 200
     assert b"Your preferences are saved." in response.content
     statuses = dict(Subscription.objects.values_list("mailing_list__slug", "status"))
@@ -74,20 +80,20 @@ def test_saving_changes_lists_and_name_with_consent_records(
     }
 
 
-def test_a_private_list_is_neither_offered_nor_changed(client: Client, ada: Subscriber, settings: Any) -> None:
+def test_a_private_list_is_neither_offered_nor_changed(client: Client, ada: Subscriber) -> None:
     private = mailing_list_create(name="Beta testers", slug="beta", is_public=False)
     subscription_create(subscriber=ada, mailing_list=private)
-    page = client.get(preferences_path(ada, settings)).content
+    page = client.get(preferences_path(ada)).content
     assert b'value="beta"' not in page
     assert b"Also subscribed to: Beta testers" in page
-    client.post(preferences_path(ada, settings), {"action": "save", "lists": ["beta"]})
+    client.post(preferences_path(ada), {"action": "save", "lists": ["beta"]})
     assert Subscription.objects.get(mailing_list=private).status == SubscriptionStatus.CONFIRMED
 
 
-def test_unsubscribe_from_everything_and_never_again(client: Client, ada: Subscriber, settings: Any) -> None:
+def test_unsubscribe_from_everything_and_never_again(client: Client, ada: Subscriber) -> None:
     private = mailing_list_create(slug="beta", is_public=False)
     subscription_create(subscriber=ada, mailing_list=private)
-    path = preferences_path(ada, settings)
+    path = preferences_path(ada)
     client.post(path, {"action": "unsubscribe_all"})
     assert set(Subscription.objects.values_list("status", flat=True)) == {SubscriptionStatus.UNSUBSCRIBED}
     assert not is_suppressed(email="ada@example.com")
@@ -96,9 +102,9 @@ def test_unsubscribe_from_everything_and_never_again(client: Client, ada: Subscr
     assert ConsentRecord.objects.filter(action=ConsentAction.UNSUBSCRIBED).count() == 2  # idempotent
 
 
-def test_the_export_is_a_json_download_of_everything_kept(client: Client, ada: Subscriber, settings: Any) -> None:
+def test_the_export_is_a_json_download_of_everything_kept(client: Client, ada: Subscriber) -> None:
     ConsentRecord.objects.create(subscriber=ada, action=ConsentAction.SUBSCRIBED, source="form", form_text="Yes")
-    response = client.get(preferences_path(ada, settings) + "export/")
+    response = client.get(preferences_path(ada) + "export/")
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="newsletter-data.json"'
     data = json.loads(response.content)
@@ -108,10 +114,8 @@ def test_the_export_is_a_json_download_of_everything_kept(client: Client, ada: S
     assert data["suppressed"] is False
 
 
-def test_deleting_needs_the_box_ticked_then_keeps_only_a_suppression(
-    client: Client, ada: Subscriber, settings: Any
-) -> None:
-    path = preferences_path(ada, settings)
+def test_deleting_needs_the_box_ticked_then_keeps_only_a_suppression(client: Client, ada: Subscriber) -> None:
+    path = preferences_path(ada)
     refused = client.post(path, {"action": "delete"})
     assert refused.status_code == 400
     assert b"Tick the box" in refused.content
@@ -125,8 +129,8 @@ def test_deleting_needs_the_box_ticked_then_keeps_only_a_suppression(
     assert client.get(path).status_code == 400  # the link of a deleted subscriber
 
 
-def test_the_page_post_checks_csrf(ada: Subscriber, settings: Any) -> None:
-    response = Client(enforce_csrf_checks=True).post(preferences_path(ada, settings), {"action": "unsubscribe_all"})
+def test_the_page_post_checks_csrf(ada: Subscriber) -> None:
+    response = Client(enforce_csrf_checks=True).post(preferences_path(ada), {"action": "unsubscribe_all"})
     assert response.status_code == 403
     assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
 
@@ -140,8 +144,8 @@ def test_a_tampered_or_foreign_token_is_a_400(client: Client, ada: Subscriber, s
         assert b"This link is not valid" in response.content
 
 
-def test_an_unknown_action_or_list_is_a_400(client: Client, ada: Subscriber, settings: Any) -> None:
-    path = preferences_path(ada, settings)
+def test_an_unknown_action_or_list_is_a_400(client: Client, ada: Subscriber) -> None:
+    path = preferences_path(ada)
     assert client.post(path, {"action": "explode"}).status_code == 400
     response = client.post(path, {"action": "save", "lists": ["nope"]})
     assert response.status_code == 400
@@ -149,8 +153,8 @@ def test_an_unknown_action_or_list_is_a_400(client: Client, ada: Subscriber, set
     assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
 
 
-def test_the_page_reads_in_constant_queries(client: Client, ada: Subscriber, settings: Any) -> None:
-    path = preferences_path(ada, settings)
+def test_the_page_reads_in_constant_queries(client: Client, ada: Subscriber) -> None:
+    path = preferences_path(ada)
 
     def queries_with(lists: int) -> int:
         for _ in range(lists):
@@ -171,23 +175,23 @@ def test_me_needs_a_signed_in_user(anon_api: APIClient) -> None:
     assert anon_api.get("/api/newsletter/me/export/").status_code == 401
 
 
-def test_me_is_the_subscriber_with_the_accounts_address(ada: Subscriber, make_user: Any) -> None:
-    api = signed_in(make_user("ADA@example.com"))
+def test_me_is_the_subscriber_with_the_accounts_address(ada: Subscriber) -> None:
+    api = signed_in(user_create("ADA@example.com"))
     response = api.get("/api/newsletter/me/")
     assert response.status_code == 200
     assert response.json()["email"] == "ada@example.com"
     assert [item["list"] for item in response.json()["subscriptions"]] == ["weekly"]
 
 
-def test_me_prefers_the_linked_subscriber(ada: Subscriber, make_user: Any) -> None:
-    user = make_user("other@example.com")
+def test_me_prefers_the_linked_subscriber(ada: Subscriber) -> None:
+    user = user_create("other@example.com")
     linked = subscriber_create(email="alias@example.com", user=user)
     response = signed_in(user).get("/api/newsletter/me/")
     assert response.json()["email"] == linked.email
 
 
-def test_another_user_sees_nothing_of_ada(ada: Subscriber, make_user: Any) -> None:
-    api = signed_in(make_user("mallory@example.com"))
+def test_another_user_sees_nothing_of_ada(ada: Subscriber) -> None:
+    api = signed_in(user_create("mallory@example.com"))
     assert api.get("/api/newsletter/me/").status_code == 404
     assert api.get("/api/newsletter/me/export/").status_code == 404
     assert api.patch("/api/newsletter/me/", {"lists": []}, format="json").status_code == 404
@@ -197,13 +201,13 @@ def test_another_user_sees_nothing_of_ada(ada: Subscriber, make_user: Any) -> No
     assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
 
 
-def test_staff_get_their_own_subscriber_only(ada: Subscriber, make_user: Any) -> None:
-    staff = signed_in(make_user("boss@example.com", is_staff=True, is_superuser=True))
+def test_staff_get_their_own_subscriber_only(ada: Subscriber) -> None:
+    staff = signed_in(user_create("boss@example.com", is_staff=True, is_superuser=True))
     assert staff.get("/api/newsletter/me/").status_code == 404
 
 
-def test_patch_changes_lists_and_name(ada: Subscriber, open_list: MailingList, make_user: Any) -> None:
-    api = signed_in(make_user("ada@example.com"))
+def test_patch_changes_lists_and_name(ada: Subscriber, open_list: MailingList) -> None:
+    api = signed_in(user_create("ada@example.com"))
     response = api.patch("/api/newsletter/me/", {"name": "A.", "lists": ["updates"]}, format="json")
     assert response.status_code == 200
     statuses = {item["list"]: item["status"] for item in response.json()["subscriptions"]}
@@ -220,16 +224,14 @@ def test_patch_changes_lists_and_name(ada: Subscriber, open_list: MailingList, m
         ({"lists": "weekly"}, "lists", "Expected a list"),
     ],
 )
-def test_patch_refuses_bad_input(
-    ada: Subscriber, make_user: Any, payload: dict[str, Any], field: str, message: str
-) -> None:
-    response = signed_in(make_user("ada@example.com")).patch("/api/newsletter/me/", payload, format="json")
+def test_patch_refuses_bad_input(ada: Subscriber, payload: dict[str, Any], field: str, message: str) -> None:
+    response = signed_in(user_create("ada@example.com")).patch("/api/newsletter/me/", payload, format="json")
     assert response.status_code == 400
     assert message in " ".join(response.json()[field])
 
 
-def test_export_and_delete_through_the_api(ada: Subscriber, make_user: Any) -> None:
-    api = signed_in(make_user("ada@example.com"))
+def test_export_and_delete_through_the_api(ada: Subscriber) -> None:
+    api = signed_in(user_create("ada@example.com"))
     export = api.get("/api/newsletter/me/export/")
     assert export.status_code == 200
     assert json.loads(export.content)["subscriber"]["email"] == "ada@example.com"
@@ -241,8 +243,8 @@ def test_export_and_delete_through_the_api(ada: Subscriber, make_user: Any) -> N
     assert api.get("/api/newsletter/me/").status_code == 404
 
 
-def test_me_reads_in_constant_queries(ada: Subscriber, make_user: Any) -> None:
-    api = signed_in(make_user("ada@example.com"))
+def test_me_reads_in_constant_queries(ada: Subscriber) -> None:
+    api = signed_in(user_create("ada@example.com"))
     api.get("/api/newsletter/me/")  # the first request of a user records its activity: not a per-list cost
 
     def queries_with(lists: int) -> int:

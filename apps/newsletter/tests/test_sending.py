@@ -25,7 +25,7 @@ from apps.newsletter.models import (
 )
 from apps.newsletter.services import campaigns as services
 from apps.newsletter.smtp import SmtpConnection
-from apps.newsletter.tests.campaign_factories import audience_create, campaign_create
+from apps.newsletter.tests.factories import audience_create, campaign_create
 from modules.email.testing import smtp_mailers
 
 pytestmark = pytest.mark.django_db
@@ -50,14 +50,14 @@ def statuses(campaign: Campaign) -> dict[str, str]:
 
 
 def test_a_campaign_reaches_every_confirmed_subscriber_once_with_the_one_click_headers(
-    readers_list, readers, campaign_smtp, fast_sending, django_capture_on_commit_callbacks
+    readers_list, readers, smtp, fast_sending, django_capture_on_commit_callbacks
 ):
     campaign = send(campaign_create(mailing_list=readers_list), django_capture_on_commit_callbacks)
 
     assert campaign.status == CampaignStatus.SENT and campaign.finished_at is not None
-    received = sorted(mail.rcpt_tos[0] for mail in campaign_smtp.messages)
+    received = sorted(mail.rcpt_tos[0] for mail in smtp.messages)
     assert received == sorted(subscription.subscriber.email for subscription in readers)
-    mail = campaign_smtp.messages[0]
+    mail = smtp.messages[0]
     assert mail.message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/newsletter/unsubscribe/")
     assert mail.message["List-Unsubscribe"].endswith(">")
     assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -67,13 +67,11 @@ def test_a_campaign_reaches_every_confirmed_subscriber_once_with_the_one_click_h
     assert mail.mail_from == "noreply@localhost"
     deliveries = Delivery.objects.filter(campaign=campaign)
     assert {delivery.status for delivery in deliveries} == {DeliveryStatus.SENT}
-    assert {delivery.message_id for delivery in deliveries} == {
-        str(m.message["Message-ID"]) for m in campaign_smtp.messages
-    }
+    assert {delivery.message_id for delivery in deliveries} == {str(m.message["Message-ID"]) for m in smtp.messages}
 
 
 def test_the_list_unsubscribe_header_goes_out_as_one_plain_line_never_as_encoded_words(
-    readers_list, readers, campaign_smtp, fast_sending, django_capture_on_commit_callbacks
+    readers_list, readers, smtp, fast_sending, django_capture_on_commit_callbacks
 ):
     """The URL is longer than a header line's 78 characters and has no space to fold at: the email package would
     write it as RFC 2047 encoded words (=?utf-8?q?=3Chttp...), which no mailbox provider reads as a URL (RFC 2369
@@ -82,8 +80,8 @@ def test_the_list_unsubscribe_header_goes_out_as_one_plain_line_never_as_encoded
     campaign = send(campaign_create(mailing_list=readers_list), django_capture_on_commit_callbacks)
     services.campaign_test_send(campaign=campaign, to="tester@example.com")
 
-    assert len(campaign_smtp.messages) == len(readers) + 1
-    for mail in campaign_smtp.messages:
+    assert len(smtp.messages) == len(readers) + 1
+    for mail in smtp.messages:
         raw = dict(mail.message.raw_items())["List-Unsubscribe"]
         assert "=?" not in raw and "\n" not in raw, raw
         assert raw.startswith("<http://127.0.0.1:8000/newsletter/unsubscribe/") and raw.endswith("/>")
@@ -92,12 +90,12 @@ def test_the_list_unsubscribe_header_goes_out_as_one_plain_line_never_as_encoded
 
 
 def test_the_html_links_go_through_the_signed_redirect_but_the_unsubscribe_link_does_not(
-    readers_list, readers, campaign_smtp, fast_sending
+    readers_list, readers, smtp, fast_sending
 ):
     campaign = sending_campaign(readers_list)
     sending.send_batch(campaign_id=campaign.pk)
 
-    mail = campaign_smtp.messages[0]
+    mail = smtp.messages[0]
     html, text = mail.html, mail.text
     assert "https://example.com/article" not in html
     assert html.count("http://127.0.0.1:8000/newsletter/c/") == 1
@@ -109,18 +107,16 @@ def test_the_html_links_go_through_the_signed_redirect_but_the_unsubscribe_link_
     assert "https://example.com/article?id=1" in text and "/newsletter/c/" not in text  # the text part is as written
 
 
-def test_tracking_switched_off_leaves_the_links_and_adds_no_pixel(readers_list, readers, campaign_smtp, fast_sending):
+def test_tracking_switched_off_leaves_the_links_and_adds_no_pixel(readers_list, readers, smtp, fast_sending):
     campaign = sending_campaign(readers_list, track_opens=False, track_clicks=False)
     sending.send_batch(campaign_id=campaign.pk)
 
-    html = campaign_smtp.messages[0].html
+    html = smtp.messages[0].html
     assert 'href="https://example.com/article?id=1&amp;ref=mail"' in html
     assert "/newsletter/c/" not in html and "/newsletter/o/" not in html
 
 
-def test_suppression_and_unsubscribes_are_checked_when_each_message_goes(
-    readers_list, readers, campaign_smtp, fast_sending
-):
+def test_suppression_and_unsubscribes_are_checked_when_each_message_goes(readers_list, readers, smtp, fast_sending):
     campaign = sending_campaign(readers_list)
     bounced, gone, stays = readers
     # After the recipients were listed: a bounce arrives for one, another unsubscribes.
@@ -129,7 +125,7 @@ def test_suppression_and_unsubscribes_are_checked_when_each_message_goes(
 
     sending.send_batch(campaign_id=campaign.pk)
 
-    assert [mail.rcpt_tos for mail in campaign_smtp.messages] == [[stays.subscriber.email]]
+    assert [mail.rcpt_tos for mail in smtp.messages] == [[stays.subscriber.email]]
     assert statuses(campaign) == {
         bounced.subscriber.email: DeliveryStatus.SUPPRESSED,
         gone.subscriber.email: DeliveryStatus.SKIPPED,
@@ -137,7 +133,7 @@ def test_suppression_and_unsubscribes_are_checked_when_each_message_goes(
     }
 
 
-def test_a_row_left_sending_is_sent_again_once_and_a_sent_row_never(readers_list, readers, campaign_smtp, fast_sending):
+def test_a_row_left_sending_is_sent_again_once_and_a_sent_row_never(readers_list, readers, smtp, fast_sending):
     campaign = sending_campaign(readers_list)
     orphan, done, waiting = Delivery.objects.filter(campaign=campaign).order_by("id")
     # A worker died mid-message: the row says sending; another message was sent and committed before that.
@@ -147,13 +143,13 @@ def test_a_row_left_sending_is_sent_again_once_and_a_sent_row_never(readers_list
     outcome = sending.send_batch(campaign_id=campaign.pk)
     sending.send_batch(campaign_id=campaign.pk)  # once more: a duplicate task delivery changes nothing
 
-    assert sorted(mail.rcpt_tos[0] for mail in campaign_smtp.messages) == sorted([orphan.email, waiting.email])
+    assert sorted(mail.rcpt_tos[0] for mail in smtp.messages) == sorted([orphan.email, waiting.email])
     assert outcome.counts == {DeliveryStatus.SENT: 2} and not outcome.more
     assert set(statuses(campaign).values()) == {DeliveryStatus.SENT}
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
 
 
-def test_a_message_without_its_final_dot_is_never_accepted_by_the_server(readers, campaign_smtp):
+def test_a_message_without_its_final_dot_is_never_accepted_by_the_server(readers, smtp):
     """The premise of the send log: until the final dot, the server holds nothing it could deliver."""
     backend = mailers.default
     assert isinstance(backend, SmtpEmailBackend)
@@ -161,20 +157,20 @@ def test_a_message_without_its_final_dot_is_never_accepted_by_the_server(readers
     connection.transmit("news@example.com", "reader@example.com", b"Subject: hi\r\n\r\nBody\r\n.starts with a dot\r\n")
     connection.drop()  # the process dies here: the socket closes without the dot
     time.sleep(0.2)
-    assert campaign_smtp.messages == []
+    assert smtp.messages == []
 
     connection.transmit("news@example.com", "reader@example.com", b"Subject: hi\r\n\r\nBody\r\n.starts with a dot\r\n")
     connection.finish()
     connection.close()
-    [mail] = campaign_smtp.messages
+    [mail] = smtp.messages
     assert mail.message.get_content().splitlines() == ["Body", ".starts with a dot"]  # dot-stuffed and unstuffed
 
 
 def test_a_refused_recipient_fails_and_a_temporary_refusal_is_retried_then_fails(
-    readers_list, readers, campaign_smtp, fast_sending
+    readers_list, readers, smtp, fast_sending
 ):
     refused, greylisted, fine = (subscription.subscriber.email for subscription in readers)
-    campaign_smtp.refuse_recipients = {refused.lower(): "550 5.1.1 No such user", greylisted.lower(): "451 4.7.1 Later"}
+    smtp.refuse_recipients = {refused.lower(): "550 5.1.1 No such user", greylisted.lower(): "451 4.7.1 Later"}
     campaign = sending_campaign(readers_list)
 
     first = sending.send_batch(campaign_id=campaign.pk)
@@ -187,12 +183,12 @@ def test_a_refused_recipient_fails_and_a_temporary_refusal_is_retried_then_fails
     assert rows[refused].attempts == 1
     assert rows[greylisted].status == DeliveryStatus.FAILED and rows[greylisted].attempts == sending.MAX_ATTEMPTS
     assert rows[fine].status == DeliveryStatus.SENT
-    assert [mail.rcpt_tos for mail in campaign_smtp.messages] == [[fine]]
+    assert [mail.rcpt_tos for mail in smtp.messages] == [[fine]]
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
 
 
-def test_a_message_refused_at_its_final_dot_is_failed_not_sent(readers_list, readers, campaign_smtp, fast_sending):
-    campaign_smtp.refuse_with = "554 5.7.1 Message rejected as spam"
+def test_a_message_refused_at_its_final_dot_is_failed_not_sent(readers_list, readers, smtp, fast_sending):
+    smtp.refuse_with = "554 5.7.1 Message rejected as spam"
     campaign = sending_campaign(readers_list)
 
     sending.send_batch(campaign_id=campaign.pk)
@@ -200,7 +196,7 @@ def test_a_message_refused_at_its_final_dot_is_failed_not_sent(readers_list, rea
     rows = Delivery.objects.filter(campaign=campaign)
     assert {row.status for row in rows} == {DeliveryStatus.FAILED}
     assert all("554 5.7.1" in row.error and row.sent_at is not None for row in rows)  # marked sent, then corrected
-    assert campaign_smtp.messages == []
+    assert smtp.messages == []
 
 
 def test_an_unreachable_mail_server_stops_the_batch_and_loses_nobody(readers_list, readers, settings, fast_sending):
@@ -220,47 +216,47 @@ def test_an_unreachable_mail_server_stops_the_batch_and_loses_nobody(readers_lis
 
 
 def test_pause_takes_effect_between_messages_and_resume_sends_the_rest_once(
-    readers_list, campaign_smtp, fast_sending, django_capture_on_commit_callbacks
+    readers_list, smtp, fast_sending, django_capture_on_commit_callbacks
 ):
     audience_create(readers_list, 6)
     campaign = sending_campaign(readers_list)
 
     def pause_after_two(status: str) -> None:
-        if len(campaign_smtp.messages) == 2:
+        if len(smtp.messages) == 2:
             services.campaign_pause(campaign=campaign)
 
     outcome = sending.send_batch(campaign_id=campaign.pk, on_message=pause_after_two)
 
     assert outcome.status == CampaignStatus.PAUSED and not outcome.more
-    assert len(campaign_smtp.messages) == 2
+    assert len(smtp.messages) == 2
     assert sorted(statuses(campaign).values()).count(DeliveryStatus.PENDING) == 4
     assert set(Delivery.objects.filter(status=DeliveryStatus.PENDING).values_list("attempts", flat=True)) == {0}
 
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_resume(campaign=campaign)
 
-    addresses = [mail.rcpt_tos[0] for mail in campaign_smtp.messages]
+    addresses = [mail.rcpt_tos[0] for mail in smtp.messages]
     assert len(addresses) == len(set(addresses)) == 6
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
 
 
-def test_cancel_skips_everyone_not_yet_sent(readers_list, campaign_smtp, fast_sending):
+def test_cancel_skips_everyone_not_yet_sent(readers_list, smtp, fast_sending):
     audience_create(readers_list, 5)
     campaign = sending_campaign(readers_list)
 
     def cancel_after_one(status: str) -> None:
-        if len(campaign_smtp.messages) == 1:
+        if len(smtp.messages) == 1:
             services.campaign_cancel(campaign=campaign)
 
     sending.send_batch(campaign_id=campaign.pk, on_message=cancel_after_one)
 
-    assert len(campaign_smtp.messages) == 1
+    assert len(smtp.messages) == 1
     values = sorted(statuses(campaign).values())
     assert values == [DeliveryStatus.SENT] + [DeliveryStatus.SKIPPED] * 4
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.CANCELLED
 
 
-def test_a_second_sender_on_the_same_campaign_does_nothing(readers_list, readers, campaign_smtp, fast_sending):
+def test_a_second_sender_on_the_same_campaign_does_nothing(readers_list, readers, smtp, fast_sending):
     campaign = sending_campaign(readers_list)
     other = connections.create_connection("default")  # another process's session, holding the sender lock
     try:
@@ -270,7 +266,7 @@ def test_a_second_sender_on_the_same_campaign_does_nothing(readers_list, readers
     finally:
         other.close()
 
-    assert outcome.busy and campaign_smtp.messages == []
+    assert outcome.busy and smtp.messages == []
     # The lock dies with the other session (as with a killed worker), once the server has seen it close.
     deadline = time.monotonic() + 10
     while (again := sending.send_batch(campaign_id=campaign.pk)).busy and time.monotonic() < deadline:
@@ -278,7 +274,7 @@ def test_a_second_sender_on_the_same_campaign_does_nothing(readers_list, readers
     assert again.counts == {DeliveryStatus.SENT: 3}
 
 
-def test_messages_are_paced_at_the_configured_rate(readers_list, campaign_smtp, settings):
+def test_messages_are_paced_at_the_configured_rate(readers_list, smtp, settings):
     settings.NEWSLETTER = {**settings.NEWSLETTER, "SEND_RATE": 20, "BATCH_SIZE": 100}
     audience_create(readers_list, 6)
     campaign = sending_campaign(readers_list)
@@ -287,11 +283,11 @@ def test_messages_are_paced_at_the_configured_rate(readers_list, campaign_smtp, 
     sending.send_batch(campaign_id=campaign.pk)
     elapsed = time.monotonic() - started
 
-    assert len(campaign_smtp.messages) == 6
+    assert len(smtp.messages) == 6
     assert elapsed >= 5 / 20  # six messages: five intervals of 50 ms
 
 
-def test_batches_take_batch_size_rows_and_report_more(readers_list, campaign_smtp, settings):
+def test_batches_take_batch_size_rows_and_report_more(readers_list, smtp, settings):
     settings.NEWSLETTER = {**settings.NEWSLETTER, "SEND_RATE": 10_000, "BATCH_SIZE": 4}
     audience_create(readers_list, 10)
     campaign = sending_campaign(readers_list)
@@ -300,11 +296,11 @@ def test_batches_take_batch_size_rows_and_report_more(readers_list, campaign_smt
 
     assert [sum(outcome.counts.values()) for outcome in outcomes] == [4, 4, 2]
     assert [outcome.more for outcome in outcomes] == [True, True, False]
-    assert len(campaign_smtp.messages) == 10
+    assert len(smtp.messages) == 10
 
 
 def test_the_immediate_backend_sends_every_batch_in_one_call(
-    readers_list, campaign_smtp, settings, django_capture_on_commit_callbacks
+    readers_list, smtp, settings, django_capture_on_commit_callbacks
 ):
     settings.NEWSLETTER = {**settings.NEWSLETTER, "SEND_RATE": 10_000, "BATCH_SIZE": 3}
     audience_create(readers_list, 10)
@@ -312,7 +308,7 @@ def test_the_immediate_backend_sends_every_batch_in_one_call(
     campaign = send(campaign_create(mailing_list=readers_list), django_capture_on_commit_callbacks)
 
     assert campaign.status == CampaignStatus.SENT
-    assert len(campaign_smtp.messages) == 10
+    assert len(smtp.messages) == 10
 
 
 def test_other_mail_backends_send_with_the_same_log(readers_list, readers, mailoutbox, fast_sending):

@@ -23,8 +23,14 @@ from apps.newsletter.models import (
     Suppression,
     SuppressionReason,
 )
-from apps.newsletter.tests.audience_fixtures import confirm_link_in, signed_in
-from apps.newsletter.tests.factories import mailing_list_create, subscriber_create, subscription_create
+from apps.newsletter.tests.factories import (
+    mailing_list_create,
+    signed_in,
+    subscriber_create,
+    subscription_create,
+    user_create,
+)
+from apps.newsletter.tests.links import confirm_link_in
 from modules.email.testing import SmtpSink
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +48,7 @@ def subscribe(api: APIClient, capture: Any, **fields: Any) -> Any:
 
 
 def test_a_double_opt_in_list_waits_for_the_mailed_link(
-    anon_api: APIClient, news_list: MailingList, audience_smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    anon_api: APIClient, news_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     response = subscribe(anon_api, django_capture_on_commit_callbacks, name="Ada", consent_source="blog footer")
     assert response.status_code == 202, response.content
@@ -57,14 +63,14 @@ def test_a_double_opt_in_list_waits_for_the_mailed_link(
         "198.51.100.4",
         "Tests/1",
     )
-    [mail] = audience_smtp.messages
+    [mail] = smtp.messages
     assert mail.rcpt_tos == ["ada@example.com"]
     assert "Weekly news" in mail.subject
     assert confirm_link_in(mail.text) in mail.html
 
 
 def test_a_list_without_double_opt_in_is_confirmed_at_once_and_mails_nothing(
-    anon_api: APIClient, open_list: MailingList, audience_smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    anon_api: APIClient, open_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     response = subscribe(anon_api, django_capture_on_commit_callbacks, lists=["updates"])
     assert response.status_code == 202
@@ -73,11 +79,11 @@ def test_a_list_without_double_opt_in_is_confirmed_at_once_and_mails_nothing(
         ConsentAction.SUBSCRIBED,
         ConsentAction.CONFIRMED,
     ]
-    assert audience_smtp.messages == []
+    assert smtp.messages == []
 
 
 def test_the_answer_is_the_same_for_a_new_a_confirmed_and_a_suppressed_address(
-    anon_api: APIClient, news_list: MailingList, audience_smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    anon_api: APIClient, news_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     subscription_create(subscriber=subscriber_create(email="known@example.com"), mailing_list=news_list)
     Suppression.objects.create(email="bounced@example.com", reason=SuppressionReason.HARD_BOUNCE)
@@ -86,45 +92,45 @@ def test_the_answer_is_the_same_for_a_new_a_confirmed_and_a_suppressed_address(
         for email in ("new@example.com", "Known@Example.com", "BOUNCED@example.com")
     ]
     assert answers[0] == answers[1] == answers[2]
-    assert [mail.rcpt_tos for mail in audience_smtp.messages] == [["new@example.com"]]
+    assert [mail.rcpt_tos for mail in smtp.messages] == [["new@example.com"]]
     assert not Subscriber.objects.filter(email__iexact="bounced@example.com").exists()
 
 
 def test_asking_again_resends_the_link_at_most_once_per_interval(
     anon_api: APIClient,
     news_list: MailingList,
-    audience_smtp: SmtpSink,
+    smtp: SmtpSink,
     django_capture_on_commit_callbacks: Any,
     settings: Any,
 ) -> None:
     settings.NEWSLETTER = {**settings.NEWSLETTER, "CONFIRM_RESEND_SECONDS": 600}
     for _ in range(3):
         subscribe(anon_api, django_capture_on_commit_callbacks)
-    assert len(audience_smtp.messages) == 1
+    assert len(smtp.messages) == 1
     Subscriber.objects.update(confirmation_sent_at=timezone.now() - timedelta(seconds=601))
     subscribe(anon_api, django_capture_on_commit_callbacks)
-    assert len(audience_smtp.messages) == 2
+    assert len(smtp.messages) == 2
     assert Subscription.objects.get().status == SubscriptionStatus.PENDING
 
 
 def test_an_unsubscribed_one_goes_back_to_pending(
-    anon_api: APIClient, news_list: MailingList, audience_smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    anon_api: APIClient, news_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     subscriber = subscriber_create(email="ada@example.com")
     subscription_create(subscriber=subscriber, mailing_list=news_list, status=SubscriptionStatus.UNSUBSCRIBED)
     subscribe(anon_api, django_capture_on_commit_callbacks)
     subscription = Subscription.objects.get()
     assert (subscription.status, subscription.unsubscribed_at) == (SubscriptionStatus.PENDING, None)
-    assert len(audience_smtp.messages) == 1
+    assert len(smtp.messages) == 1
 
 
 def test_the_honeypot_answers_alike_and_does_nothing(
-    anon_api: APIClient, news_list: MailingList, audience_smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    anon_api: APIClient, news_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     response = subscribe(anon_api, django_capture_on_commit_callbacks, website="http://spam.example")
     assert response.status_code == 202
     assert not Subscriber.objects.exists()
-    assert audience_smtp.messages == []
+    assert smtp.messages == []
 
 
 @pytest.mark.parametrize(
@@ -176,9 +182,9 @@ def test_subscriptions_are_throttled_per_client_address(
 
 
 def test_a_signed_in_user_is_linked_only_to_their_own_address(
-    news_list: MailingList, make_user: Any, django_capture_on_commit_callbacks: Any
+    news_list: MailingList, django_capture_on_commit_callbacks: Any
 ) -> None:
-    user = make_user("me@example.com")
+    user = user_create("me@example.com")
     api = signed_in(user)
     subscribe(api, django_capture_on_commit_callbacks, email="ME@example.com")
     subscribe(api, django_capture_on_commit_callbacks, email="someone-else@example.com")
@@ -186,8 +192,8 @@ def test_a_signed_in_user_is_linked_only_to_their_own_address(
     assert Subscriber.objects.get(email="someone-else@example.com").user is None
 
 
-def test_staff_subscribe_as_anyone_does(news_list: MailingList, make_user: Any) -> None:
-    staff = make_user("staff@example.com", is_staff=True)
+def test_staff_subscribe_as_anyone_does(news_list: MailingList) -> None:
+    staff = user_create("staff@example.com", is_staff=True)
     response = signed_in(staff).post(URL, body(email="x@example.com"), format="json")
     assert response.status_code == 202
     assert Subscription.objects.get().status == SubscriptionStatus.PENDING

@@ -18,8 +18,8 @@ from apps.newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from apps.newsletter.tests.audience_fixtures import confirm_link_in
 from apps.newsletter.tests.factories import mailing_list_create, subscriber_create, subscription_create
+from apps.newsletter.tests.links import confirm_link_in, site_path
 from apps.newsletter.views.subscribe import CONSENT_TEXT
 from modules.email.testing import SmtpSink
 
@@ -36,11 +36,6 @@ def post_form(client: Client, capture: Any, **fields: Any) -> Any:
         return client.post(PAGE, form(**fields), REMOTE_ADDR="198.51.100.7", HTTP_USER_AGENT="Browser/1")
 
 
-def local(url: str, settings: Any) -> str:
-    assert url.startswith(settings.SITE_URL)
-    return url.removeprefix(settings.SITE_URL)
-
-
 def test_the_page_offers_the_public_lists_only(client: Client, news_list: MailingList) -> None:
     mailing_list_create(name="Staff only", slug="staff", is_public=False)
     response = client.get(PAGE)
@@ -54,9 +49,8 @@ def test_the_page_offers_the_public_lists_only(client: Client, news_list: Mailin
 def test_subscribe_then_confirm_through_the_mailed_link(
     client: Client,
     news_list: MailingList,
-    audience_smtp: SmtpSink,
+    smtp: SmtpSink,
     django_capture_on_commit_callbacks: Any,
-    settings: Any,
 ) -> None:
     response = post_form(client, django_capture_on_commit_callbacks)
     assert response.status_code == 200
@@ -64,7 +58,7 @@ def test_subscribe_then_confirm_through_the_mailed_link(
     record = ConsentRecord.objects.get()
     assert (record.source, record.form_text, record.ip_address) == ("subscribe page", CONSENT_TEXT, "198.51.100.7")
 
-    link = local(confirm_link_in(audience_smtp.messages[0].text), settings)
+    link = site_path(confirm_link_in(smtp.messages[0].text))
     shown = client.get(link)
     assert shown.status_code == 200
     assert b"Confirm</button>" in shown.content
@@ -86,10 +80,10 @@ def test_subscribe_then_confirm_through_the_mailed_link(
     assert ConsentRecord.objects.filter(action=ConsentAction.CONFIRMED).count() == 1
 
 
-def test_the_confirmation_post_checks_csrf(news_list: MailingList, settings: Any) -> None:
+def test_the_confirmation_post_checks_csrf(news_list: MailingList) -> None:
     subscriber = subscriber_create()
     subscription_create(subscriber=subscriber, mailing_list=news_list, status=SubscriptionStatus.PENDING)
-    response = Client(enforce_csrf_checks=True).post(local(links.confirm_url(subscriber, [news_list.pk]), settings))
+    response = Client(enforce_csrf_checks=True).post(site_path(links.confirm_url(subscriber, [news_list.pk])))
     assert response.status_code == 403
     assert Subscription.objects.get().status == SubscriptionStatus.PENDING
 
@@ -109,7 +103,7 @@ def test_a_tampered_confirmation_link_is_a_400_page(client: Client, news_list: M
 def test_an_expired_link_offers_a_new_one(
     client: Client,
     news_list: MailingList,
-    audience_smtp: SmtpSink,
+    smtp: SmtpSink,
     django_capture_on_commit_callbacks: Any,
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -120,7 +114,7 @@ def test_an_expired_link_offers_a_new_one(
     with monkeypatch.context() as patch:
         patch.setattr(time, "time", lambda: made_at)
         old = links.confirm_url(subscriber, [news_list.pk])
-    path = local(old, settings)
+    path = site_path(old)
 
     for response in (client.get(path), client.post(path)):
         assert response.status_code == 400
@@ -131,15 +125,15 @@ def test_an_expired_link_offers_a_new_one(
     with django_capture_on_commit_callbacks(execute=True):
         resent = client.post(path, {"resend": "1"})
     assert resent.status_code == 200
-    [mail] = audience_smtp.messages
+    [mail] = smtp.messages
     assert mail.rcpt_tos == ["late@example.com"]
-    assert client.post(local(confirm_link_in(mail.text), settings)).status_code == 200
+    assert client.post(site_path(confirm_link_in(mail.text))).status_code == 200
     assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
 
 
-def test_the_link_of_a_deleted_subscriber_is_a_400_page(client: Client, news_list: MailingList, settings: Any) -> None:
+def test_the_link_of_a_deleted_subscriber_is_a_400_page(client: Client, news_list: MailingList) -> None:
     subscriber = subscriber_create()
-    path = local(links.confirm_url(subscriber, [news_list.pk]), settings)
+    path = site_path(links.confirm_url(subscriber, [news_list.pk]))
     subscriber.delete()
     for response in (client.get(path), client.post(path)):
         assert response.status_code == 400
@@ -166,13 +160,13 @@ def test_bad_input_shows_the_form_again_with_a_400(
 
 
 def test_the_honeypot_shows_the_same_thanks_and_does_nothing(
-    client: Client, news_list: MailingList, audience_smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    client: Client, news_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
 ) -> None:
     response = post_form(client, django_capture_on_commit_callbacks, website="buy now")
     assert response.status_code == 200
     assert b"Check your inbox" in response.content
     assert not Subscriber.objects.exists()
-    assert audience_smtp.messages == []
+    assert smtp.messages == []
 
 
 def test_the_page_is_throttled_per_address(client: Client, news_list: MailingList, settings: Any) -> None:

@@ -13,7 +13,8 @@ from django.test import Client
 from apps.newsletter import sending, signals, tracking
 from apps.newsletter.models import CampaignStatus, Delivery, TrackingEvent, TrackingKind
 from apps.newsletter.selectors.campaigns import campaign_stats
-from apps.newsletter.tests.campaign_factories import campaign_create
+from apps.newsletter.tests.factories import campaign_create
+from apps.newsletter.tests.links import site_path
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,10 @@ PIXEL = re.compile(r'<img src="http://127\.0\.0\.1:8000(/newsletter/o/[^"]+\.gif
 
 
 @pytest.fixture
-def sent(readers_list, readers, campaign_smtp, fast_sending):
+def sent(readers_list, readers, smtp, fast_sending):
     campaign = campaign_create(mailing_list=readers_list, status=CampaignStatus.SENDING)
     sending.send_batch(campaign_id=campaign.pk)
-    return campaign, campaign_smtp.messages
+    return campaign, smtp.messages
 
 
 def match(pattern: re.Pattern[str], text: str) -> re.Match[str]:
@@ -120,9 +121,7 @@ def test_tracking_endpoints_take_get_only(sent, client: Client):
 
 
 def test_links_of_a_test_send_redirect_and_record_nothing(client: Client):
-    response = client.get(
-        tracking.click_url(delivery_id=None, url="https://example.com/x").removeprefix("http://127.0.0.1:8000")
-    )
+    response = client.get(site_path(tracking.click_url(delivery_id=None, url="https://example.com/x")))
     assert response.status_code == 302 and response["Location"] == "https://example.com/x"
     assert not TrackingEvent.objects.exists()
 
@@ -141,7 +140,7 @@ def test_an_unsubscribe_from_a_campaign_mail_counts_in_its_statistics(sent):
 def test_the_one_click_unsubscribe_of_a_campaign_mail_counts(sent, client: Client):
     """End to end with the audience's endpoint: the POST of RFC 8058 to the List-Unsubscribe URL."""
     campaign, mails = sent
-    url = mails[0].message["List-Unsubscribe"].strip("<>").removeprefix("http://127.0.0.1:8000")
+    url = site_path(mails[0].message["List-Unsubscribe"].strip("<>"))
 
     response = client.post(url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
 

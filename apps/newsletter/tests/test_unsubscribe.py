@@ -12,6 +12,7 @@ from django.test import Client
 from apps.newsletter import links, signals
 from apps.newsletter.models import ConsentAction, ConsentRecord, Subscription, SubscriptionStatus
 from apps.newsletter.tests.factories import subscription_create
+from apps.newsletter.tests.links import site_path
 
 pytestmark = pytest.mark.django_db
 
@@ -28,14 +29,9 @@ def received() -> Iterator[list[dict[str, Any]]]:
     signals.unsubscribed.disconnect(dispatch_uid="test-unsubscribe")
 
 
-def path_of(url: str, settings: Any) -> str:
-    assert url.startswith(settings.SITE_URL + "/newsletter/unsubscribe/")
-    return url.removeprefix(settings.SITE_URL)
-
-
-def test_get_shows_a_button_and_changes_nothing(client: Client, settings: Any, received: list[Any]) -> None:
+def test_get_shows_a_button_and_changes_nothing(client: Client, received: list[Any]) -> None:
     subscription = subscription_create()
-    response = client.get(path_of(links.unsubscribe_url(subscription, campaign_id=7), settings))
+    response = client.get(site_path(links.unsubscribe_url(subscription, campaign_id=7)))
     assert response.status_code == 200
     assert b"Unsubscribe</button>" in response.content
     assert subscription.mailing_list.name.encode() in response.content
@@ -47,11 +43,11 @@ def test_get_shows_a_button_and_changes_nothing(client: Client, settings: Any, r
     assert "no-store" in response["Cache-Control"]
 
 
-def test_one_click_post_needs_no_csrf_token_and_unsubscribes_at_once(settings: Any, received: list[Any]) -> None:
+def test_one_click_post_needs_no_csrf_token_and_unsubscribes_at_once(received: list[Any]) -> None:
     subscription = subscription_create()
     client = Client(enforce_csrf_checks=True)
     response = client.post(
-        path_of(links.unsubscribe_url(subscription, campaign_id=7), settings),
+        site_path(links.unsubscribe_url(subscription, campaign_id=7)),
         data="List-Unsubscribe=One-Click",
         content_type="application/x-www-form-urlencoded",
         REMOTE_ADDR="203.0.113.9",
@@ -73,27 +69,27 @@ def test_one_click_post_needs_no_csrf_token_and_unsubscribes_at_once(settings: A
     assert [(call["subscription"].pk, call["campaign_id"]) for call in received] == [(subscription.pk, 7)]
 
 
-def test_the_page_button_posts_without_a_campaign(client: Client, settings: Any, received: list[Any]) -> None:
+def test_the_page_button_posts_without_a_campaign(client: Client, received: list[Any]) -> None:
     subscription = subscription_create()
-    response = client.post(path_of(links.unsubscribe_url(subscription), settings))
+    response = client.post(site_path(links.unsubscribe_url(subscription)))
     assert response.status_code == 200
     assert ConsentRecord.objects.get().source == "unsubscribe page"
     assert received[0]["campaign_id"] is None
 
 
-def test_the_unsubscribed_page_leads_to_the_subscribers_other_lists(client: Client, settings: Any) -> None:
+def test_the_unsubscribed_page_leads_to_the_subscribers_other_lists(client: Client) -> None:
     """Someone who left one list may want to leave them all, or stay on another: the page says where."""
     subscription = subscription_create()
 
-    response = client.post(path_of(links.unsubscribe_url(subscription), settings))
+    response = client.post(site_path(links.unsubscribe_url(subscription)))
 
     assert response.status_code == 200
     assert f'href="{links.preferences_url(subscription.subscriber)}"' in response.content.decode()
 
 
-def test_a_second_post_changes_nothing_more(client: Client, settings: Any, received: list[Any]) -> None:
+def test_a_second_post_changes_nothing_more(client: Client, received: list[Any]) -> None:
     subscription = subscription_create()
-    path = path_of(links.unsubscribe_url(subscription, campaign_id=3), settings)
+    path = site_path(links.unsubscribe_url(subscription, campaign_id=3))
     first = client.post(path, {"List-Unsubscribe": "One-Click"})
     unsubscribed_at = Subscription.objects.get().unsubscribed_at
     second = client.post(path, {"List-Unsubscribe": "One-Click"})
@@ -103,9 +99,9 @@ def test_a_second_post_changes_nothing_more(client: Client, settings: Any, recei
     assert Subscription.objects.get().unsubscribed_at == unsubscribed_at
 
 
-def test_get_of_an_unsubscribed_one_says_so_without_a_button(client: Client, settings: Any) -> None:
+def test_get_of_an_unsubscribed_one_says_so_without_a_button(client: Client) -> None:
     subscription = subscription_create(status=SubscriptionStatus.UNSUBSCRIBED)
-    response = client.get(path_of(links.unsubscribe_url(subscription), settings))
+    response = client.get(site_path(links.unsubscribe_url(subscription)))
     assert response.status_code == 200
     assert b"already unsubscribed" in response.content
     assert b"<button" not in response.content
@@ -136,23 +132,23 @@ def test_a_tampered_token_is_a_400_page_and_changes_nothing(
     assert received == []
 
 
-def test_the_link_of_a_deleted_subscriber_answers_that_nothing_is_left(client: Client, settings: Any) -> None:
+def test_the_link_of_a_deleted_subscriber_answers_that_nothing_is_left(client: Client) -> None:
     subscription = subscription_create()
-    path = path_of(links.unsubscribe_url(subscription), settings)
+    path = site_path(links.unsubscribe_url(subscription))
     subscription.subscriber.delete()
     for response in (client.get(path), client.post(path, {"List-Unsubscribe": "One-Click"})):
         assert response.status_code == 200
         assert b"no longer on our lists" in response.content
 
 
-def test_a_failing_receiver_does_not_take_the_unsubscribe_back(client: Client, settings: Any) -> None:
+def test_a_failing_receiver_does_not_take_the_unsubscribe_back(client: Client) -> None:
     def broken(sender: Any, **kwargs: Any) -> None:
         Subscription.objects.raw("SELECT nothing FROM nowhere")[0]  # a database error inside the receiver
 
     signals.unsubscribed.connect(broken, dispatch_uid="test-broken")
     try:
         subscription = subscription_create()
-        response = client.post(path_of(links.unsubscribe_url(subscription), settings))
+        response = client.post(site_path(links.unsubscribe_url(subscription)))
     finally:
         signals.unsubscribed.disconnect(dispatch_uid="test-broken")
     assert response.status_code == 200
@@ -160,7 +156,7 @@ def test_a_failing_receiver_does_not_take_the_unsubscribe_back(client: Client, s
     assert subscription.status == SubscriptionStatus.UNSUBSCRIBED
 
 
-def test_put_is_not_allowed(client: Client, settings: Any) -> None:
+def test_put_is_not_allowed(client: Client) -> None:
     subscription = subscription_create()
-    response = client.put(path_of(links.unsubscribe_url(subscription), settings))
+    response = client.put(site_path(links.unsubscribe_url(subscription)))
     assert response.status_code == 405

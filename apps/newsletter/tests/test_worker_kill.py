@@ -11,16 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from apps.newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from apps.newsletter.services import campaigns as services
-from apps.newsletter.tests.campaign_factories import audience_create, campaign_create
-from apps.newsletter.tests.factories import mailing_list_create
+from apps.newsletter.tests.factories import audience_create, campaign_create, mailing_list_create
 from apps.tasks.models import TaskRun
 from apps.tasks.tests.conftest import wait_for
-from modules.email.testing import SmtpSink, free_port
+from modules.email.testing import SmtpSink, smtp_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -45,13 +43,8 @@ class SlowSink(SmtpSink):
 @pytest.fixture
 def slow_smtp() -> Iterator[tuple[SlowSink, int]]:
     sink = SlowSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(sink) as (_, port):
         yield sink, port
-    finally:
-        controller.stop()
 
 
 def worker_env(queue: str, port: int) -> dict[str, str]:

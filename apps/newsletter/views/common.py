@@ -1,14 +1,17 @@
-"""What the subscribers' pages share: where a request comes from, and how a page that carries a token is answered."""
+"""What the subscribers' pages share, some of it with the audience API: where a request comes from, how a page that
+carries a token is answered, and the download of a subscriber's data."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from apps.newsletter.services.audience import Consent
+from apps.newsletter.models import Subscriber
+from apps.newsletter.services.audience import Consent, subscriber_export
 from cfg.client_ip import client_ip
 
 # A few form fields: more is refused unread (cfg.body_limit).
@@ -37,5 +40,14 @@ def page(
     return response
 
 
-def bad_link(request: HttpRequest, *, message: str, context: dict[str, Any] | None = None) -> HttpResponse:
-    return page(request, "newsletter/bad_link.html", {"message": message, **(context or {})}, status=400)
+def bad_link(request: HttpRequest, message: str, **context: Any) -> HttpResponse:
+    return page(request, "newsletter/bad_link.html", {"message": message, **context}, status=400)
+
+
+def data_download(subscriber: Subscriber) -> HttpResponse:
+    """Everything kept about the subscriber as a JSON file (services.audience.subscriber_export)."""
+    body = json.dumps(subscriber_export(subscriber=subscriber), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="newsletter-data.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response

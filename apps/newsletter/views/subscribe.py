@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 
 from apps.newsletter import tasks
-from apps.newsletter.api.audience_throttles import page_subscribe_wait
 from apps.newsletter.selectors.audience import public_lists
+from apps.newsletter.throttles import page_subscribe_wait
 from apps.newsletter.views.common import PAGE_BODY_BYTES, consent_from, page
 
 CONSENT_TEXT = (

@@ -1,21 +1,13 @@
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from modules.email.mailer import DjangoEmailService, recipient_refused
 from modules.email.service import send_email
-from modules.email.testing import SmtpSink, free_port, smtp_mailers, smtp_server
-
-
-@pytest.fixture
-def smtp(settings) -> Iterator[SmtpSink]:
-    with smtp_server() as (sink, port):
-        settings.MAILERS = smtp_mailers(port)
-        yield sink
+from modules.email.testing import free_port, smtp_mailers
 
 
 def test_send_email_renders_html_and_text_on_the_base_layout(smtp, settings):

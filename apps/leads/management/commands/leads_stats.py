@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from apps.leads import selectors
 
@@ -59,5 +60,7 @@ class Command(BaseCommand):
         console.print(by_status)
         by_source = Table("source", "leads", "won", "lost", "conversion")
         for row in sources:
-            by_source.add_row(row.source, str(row.total), str(row.won), str(row.lost), f"{100 * row.conversion:.1f}%")
+            # A source is what a visitor's form (or a file) sent: plain text, never rich's markup or terminal codes.
+            source = Text("".join(char if char.isprintable() else "?" for char in row.source))
+            by_source.add_row(source, str(row.total), str(row.won), str(row.lost), f"{100 * row.conversion:.1f}%")
         console.print(by_source)

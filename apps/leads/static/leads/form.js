@@ -52,6 +52,14 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // A Turnstile token is spent once Cloudflare has seen it: after its refusal (or a failure on the way) the widget
+  // needs a new one, or every further try fails the same. Field errors come before Turnstile and keep the token.
+  function resetChallenge() {
+    if (window.turnstile) {
+      window.turnstile.reset();
+    }
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
@@ -69,8 +77,12 @@ document.addEventListener("DOMContentLoaded", () => {
         return;
       }
       showErrors(body);
+      if (String(body.error_code || "").startsWith("turnstile")) {
+        resetChallenge();
+      }
     } catch {
       showGeneral("The form could not be sent: check your connection and try again.");
+      resetChallenge();
     } finally {
       button.disabled = false;
     }

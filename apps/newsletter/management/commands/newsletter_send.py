@@ -6,10 +6,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from apps.newsletter import sending
+from apps.newsletter import sending, tasks
 from apps.newsletter.exceptions import NewsletterError
-from apps.newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from apps.newsletter.selectors.campaigns import campaign_find
+from apps.newsletter.models import Campaign, CampaignStatus, Delivery
+from apps.newsletter.selectors.campaigns import UNFINISHED, campaign_find
 from apps.newsletter.services import campaigns as services
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(file=cast(IO[str], self.stdout), width=120)
         if options["due"]:
-            started = services.campaigns_start_due()
+            started = tasks.send_due_campaigns.call()
             console.print(f"{started} scheduled campaign(s) started")
             if not options["campaign"]:
                 return
@@ -46,10 +46,7 @@ class Command(BaseCommand):
     def _start(self, campaign: Campaign, *, inline: bool) -> None:
         try:
             if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
-                if inline:
-                    services.campaign_send_now(campaign=campaign, enqueue=False)
-                else:
-                    services.campaign_send_now(campaign=campaign)
+                services.campaign_send_now(campaign=campaign, enqueue=not inline)
             elif campaign.status == CampaignStatus.PAUSED or (campaign.status == CampaignStatus.SENDING and not inline):
                 services.campaign_resume(campaign=campaign, enqueue=not inline)
             elif campaign.status != CampaignStatus.SENDING:
@@ -85,7 +82,7 @@ class Command(BaseCommand):
                 if outcome.busy:
                     raise CommandError("another sender (a worker, or this command elsewhere) is sending it now")
                 rows = Delivery.objects.filter(campaign=campaign)
-                done = rows.exclude(status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)).count()
+                done = rows.exclude(status__in=UNFINISHED).count()
                 progress.update(bar, total=rows.count(), completed=done)
                 if not outcome.more:
                     break

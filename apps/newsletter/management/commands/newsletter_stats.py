@@ -8,13 +8,9 @@ from rich.console import Console
 from rich.table import Table
 
 from apps.newsletter.models import CampaignStatus
-from apps.newsletter.selectors.campaigns import campaign_list, stats_of
+from apps.newsletter.selectors.campaigns import campaign_list, rate_text, stats_of
 
 SHOWN = 50
-
-
-def _percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
 class Command(BaseCommand):
@@ -73,8 +69,8 @@ class Command(BaseCommand):
                 f"{stats['sent']:,}",
                 f"{stats['failed']:,}",
                 f"{stats['pending']:,}",
-                f"{stats['opens']:,} ({_percent(stats['open_rate'])})",
-                f"{stats['clickers']:,} ({_percent(stats['click_rate'])})",
+                f"{stats['opens']:,} ({rate_text(stats['open_rate'])})",
+                f"{stats['clickers']:,} ({rate_text(stats['click_rate'])})",
                 f"{stats['unsubscribes']:,}",
             )
         console.print(table)

@@ -5,21 +5,11 @@ is given, and a throttle that cannot count would let a flood of confirmation mai
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest
-from rest_framework import status
 from rest_framework.request import Request
 
-from apps.newsletter.exceptions import NewsletterError
-from cfg.client_ip import client_ip
+from apps.newsletter.exceptions import ThrottleUnavailable
 from modules.api.throttles import SettingsRateThrottle
-
-
-class ThrottleUnavailable(NewsletterError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    code = "throttle_unavailable"
-    message = "Subscribing is briefly unavailable: the store that limits it (Redis) cannot be reached. Try again."
 
 
 class SubscribeThrottle(SettingsRateThrottle):
@@ -28,9 +18,7 @@ class SubscribeThrottle(SettingsRateThrottle):
     scope = "newsletter_subscribe"
     rates_setting = "NEWSLETTER"
     unavailable = ThrottleUnavailable
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request._request) or "unknown"}
+    per_address = True
 
 
 def page_subscribe_wait(request: HttpRequest) -> float | None:

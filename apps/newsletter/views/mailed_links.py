@@ -6,7 +6,6 @@ button POSTs."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
@@ -17,14 +16,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.newsletter import links
 from apps.newsletter.exceptions import LinkNoLongerValid
-from apps.newsletter.models import Subscriber, Subscription, SubscriptionStatus
+from apps.newsletter.models import Subscriber, Subscription
 from apps.newsletter.selectors.audience import is_suppressed, public_lists, subscriptions_of
 from apps.newsletter.services import audience as services
-from apps.newsletter.views.common import PAGE_BODY_BYTES, bad_link, consent_from, page
+from apps.newsletter.views.common import PAGE_BODY_BYTES, bad_link, consent_from, data_download, page
 
 TAMPERED = "This link is not valid: it may have been cut short or changed. Copy the whole link from the email."
 EXPIRED = "This confirmation link has expired."
-GONE = "This link is no longer valid: the address it was made for is no longer on our lists."
+GONE = LinkNoLongerValid.message
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -63,7 +62,7 @@ class UnsubscribeView(View):
         try:
             data = links.read_unsubscribe_token(token)
         except links.BadLink:
-            return bad_link(request, message=TAMPERED)
+            return bad_link(request, TAMPERED)
         subscription = (
             Subscription.objects.select_related("subscriber", "mailing_list").filter(pk=data.subscription_id).first()
         )
@@ -83,12 +82,12 @@ class ConfirmView(View):
         try:
             data = links.read_confirm_token(token)
         except links.ExpiredLink:
-            return self.expired(request, token)
+            return self.refused(request, EXPIRED, resend=True)
         except links.BadLink:
-            return bad_link(request, message=TAMPERED, context={"subscribe": True})
+            return self.refused(request, TAMPERED)
         subscriber = Subscriber.objects.filter(key=data.subscriber_key).first()
         if subscriber is None:
-            return bad_link(request, message=GONE, context={"subscribe": True})
+            return self.refused(request, GONE)
         pending = subscriptions_of(subscriber=subscriber).filter(mailing_list_id__in=data.mailing_list_ids)
         return page(request, "newsletter/confirm.html", {"subscriber": subscriber, "subscriptions": list(pending)})
 
@@ -98,13 +97,13 @@ class ConfirmView(View):
         except links.ExpiredLink:
             if request.POST.get("resend"):
                 return self.resend(request, token)
-            return self.expired(request, token)
+            return self.refused(request, EXPIRED, resend=True)
         except links.BadLink:
-            return bad_link(request, message=TAMPERED, context={"subscribe": True})
+            return self.refused(request, TAMPERED)
         try:
             confirmed = services.confirm(token=data, consent=consent_from(request, source="confirmation link"))
         except LinkNoLongerValid:
-            return bad_link(request, message=GONE, context={"subscribe": True})
+            return self.refused(request, GONE)
         subscriber = confirmed[0].subscriber if confirmed else None
         return page(
             request,
@@ -115,8 +114,11 @@ class ConfirmView(View):
             },
         )
 
-    def expired(self, request: HttpRequest, token: str) -> HttpResponse:
-        return bad_link(request, message=EXPIRED, context={"resend": True, "subscribe": True})
+    @staticmethod
+    def refused(request: HttpRequest, message: str, *, resend: bool = False) -> HttpResponse:
+        """The 400 page of a confirmation link that does not confirm: it offers to subscribe again (and, for an
+        expired one, to mail a new link)."""
+        return bad_link(request, message, subscribe=True, resend=resend)
 
     def resend(self, request: HttpRequest, token: str) -> HttpResponse:
         subscriber = self.expired_subscriber(token)
@@ -129,7 +131,7 @@ class ConfirmView(View):
     def expired_subscriber(token: str) -> Subscriber | None:
         """The subscriber of a link whose signature holds but whose time has run out."""
         try:
-            key = links.read_expired_confirm_token(token).subscriber_key
+            key = links.read_confirm_token(token, expired_ok=True).subscriber_key
         except links.BadLink:
             return None
         return Subscriber.objects.filter(key=key).first()
@@ -149,15 +151,15 @@ class PreferencesView(View):
     max_body_bytes = PAGE_BODY_BYTES
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        subscriber = self.subscriber(token)
-        if subscriber is None:
-            return bad_link(request, message=TAMPERED if not self.signed(token) else GONE)
+        subscriber = preferences_subscriber(request, token)
+        if isinstance(subscriber, HttpResponse):
+            return subscriber
         return self.show(request, subscriber, token)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
-        subscriber = self.subscriber(token)
-        if subscriber is None:
-            return bad_link(request, message=TAMPERED if not self.signed(token) else GONE)
+        subscriber = preferences_subscriber(request, token)
+        if isinstance(subscriber, HttpResponse):
+            return subscriber
         action = request.POST.get("action", "save")
         consent = consent_from(request, source="preferences page")
         if action == "unsubscribe_all":
@@ -201,9 +203,7 @@ class PreferencesView(View):
     ) -> HttpResponse:
         subscriptions = list(subscriptions_of(subscriber=subscriber))
         active = {
-            subscription.mailing_list.slug
-            for subscription in subscriptions
-            if subscription.status in (SubscriptionStatus.PENDING, SubscriptionStatus.CONFIRMED)
+            subscription.mailing_list.slug for subscription in subscriptions if subscription.status in services.ACTIVE
         }
         if form is None:
             form = PreferencesForm(initial={"name": subscriber.name, "lists": sorted(active)})
@@ -223,22 +223,6 @@ class PreferencesView(View):
         }
         return page(request, "newsletter/preferences.html", context, status=status)
 
-    @staticmethod
-    def subscriber(token: str) -> Subscriber | None:
-        try:
-            key = links.read_preferences_token(token)
-        except links.BadLink:
-            return None
-        return Subscriber.objects.filter(key=key).first()
-
-    @staticmethod
-    def signed(token: str) -> bool:
-        try:
-            links.read_preferences_token(token)
-        except links.BadLink:
-            return False
-        return True
-
 
 class PreferencesExportView(View):
     """The subscriber's data as a JSON download."""
@@ -246,12 +230,19 @@ class PreferencesExportView(View):
     http_method_names = ["get", "head", "options"]
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        subscriber = PreferencesView.subscriber(token)
-        if subscriber is None:
-            return bad_link(request, message=TAMPERED if not PreferencesView.signed(token) else GONE)
-        body = json.dumps(services.subscriber_export(subscriber=subscriber), indent=2, ensure_ascii=False)
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="newsletter-data.json"'
-        response["Cache-Control"] = "private, no-store"
+        subscriber = preferences_subscriber(request, token)
+        if isinstance(subscriber, HttpResponse):
+            return subscriber
+        response = data_download(subscriber)
         response["Referrer-Policy"] = "same-origin"
         return response
+
+
+def preferences_subscriber(request: HttpRequest, token: str) -> Subscriber | HttpResponse:
+    """The subscriber of a preferences link, or the 400 page of a link that was altered or whose subscriber is gone."""
+    try:
+        key = links.read_preferences_token(token)
+    except links.BadLink:
+        return bad_link(request, TAMPERED)
+    subscriber = Subscriber.objects.filter(key=key).first()
+    return subscriber if subscriber is not None else bad_link(request, GONE)

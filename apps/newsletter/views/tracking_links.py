@@ -4,7 +4,7 @@ follows them with no session), GET only, answered from the signed token alone.""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.newsletter import tracking
@@ -13,12 +13,11 @@ BAD_LINK = "This link is not valid: it was altered or cut short. Use the link ex
 
 
 def _bad_link() -> HttpResponse:
-    response = HttpResponseBadRequest(BAD_LINK, content_type="text/plain; charset=utf-8")
-    add_never_cache_headers(response)
-    return response
+    return HttpResponseBadRequest(BAD_LINK, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
+@never_cache
 def click(request: HttpRequest, token: str) -> HttpResponse:
     """302 to the link's original http(s) target, counted for its delivery; 400 for a token that does not verify."""
     try:
@@ -27,12 +26,11 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
         return _bad_link()
     if target.delivery_id is not None:
         tracking.record_click(delivery_id=target.delivery_id, url=target.url)
-    response = HttpResponseRedirect(target.url)
-    add_never_cache_headers(response)
-    return response
+    return HttpResponseRedirect(target.url)
 
 
 @require_GET
+@never_cache
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     """The 1x1 transparent GIF, never cached (each load is a request), counting an open of its delivery."""
     try:
@@ -41,6 +39,4 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
         return _bad_link()
     if delivery_id is not None:
         tracking.record_open(delivery_id=delivery_id)
-    response = HttpResponse(tracking.PIXEL, content_type="image/gif")
-    add_never_cache_headers(response)
-    return response
+    return HttpResponse(tracking.PIXEL, content_type="image/gif")
