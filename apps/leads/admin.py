@@ -26,7 +26,16 @@ from unfold.widgets import UnfoldAdminSelectWidget
 
 from apps.leads import resources, selectors, services
 from apps.leads.exceptions import LeadsError
-from apps.leads.models import TRANSITIONS, Lead, LeadNote, LeadTouch, Status, StatusChange
+from apps.leads.models import (
+    ATTRIBUTION_FIELDS,
+    CONTACT_FIELDS,
+    TRANSITIONS,
+    Lead,
+    LeadNote,
+    LeadTouch,
+    Status,
+    StatusChange,
+)
 
 STATUS_LABELS = {
     Status.NEW: "info",
@@ -37,17 +46,6 @@ STATUS_LABELS = {
 }
 # The board shows each status's newest leads; the list (filtered by status) has them all.
 BOARD_CARDS_PER_COLUMN = 30
-CONTACT_FIELDS = ("name", "email", "phone", "company", "message")
-ATTRIBUTION_FIELDS = (
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "landing_page",
-)
 CONSENT_FIELDS = ("consent_text", "consent_version", "consent_ip", "consent_at")
 
 

@@ -24,6 +24,9 @@ UTM_MAX = 200
 URL_MAX = 2000
 USER_AGENT_MAX = 500
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# What the visitor types, and where they came from: the fields of a lead and of each touch the form fills.
+CONTACT_FIELDS = ("name", "email", "phone", "company", "message")
+ATTRIBUTION_FIELDS = ("source", *UTM_FIELDS, "referrer", "landing_page")
 
 
 def one_line(text: str) -> str:

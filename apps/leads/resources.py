@@ -22,23 +22,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from import_export import fields, resources, widgets
 
-from apps.leads.models import Lead
+from apps.leads.models import ATTRIBUTION_FIELDS, CONTACT_FIELDS, Lead
 
-IMPORTED = (
-    "name",
-    "email",
-    "phone",
-    "company",
-    "message",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "landing_page",
-)
+IMPORTED = (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS)
 EXPORTED_ONLY = ("id", "status", "assignee", "created_at", "last_touch_at", "consent_version", "consent_at")
 
 

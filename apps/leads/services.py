@@ -23,6 +23,8 @@ from django.utils import timezone
 from apps.leads import selectors
 from apps.leads.exceptions import NotStaff, TransitionNotAllowed
 from apps.leads.models import (
+    ATTRIBUTION_FIELDS,
+    CONTACT_FIELDS,
     TRANSITIONS,
     USER_AGENT_MAX,
     Lead,
@@ -36,20 +38,7 @@ from apps.leads.tasks import lead_received, notify_assignee
 # referrer) is left out: a double click sends the same words from the same page.
 FINGERPRINT_FIELDS = ("name", "email", "phone", "company", "message", "source")
 # Filled on an existing lead when empty there; never overwritten (the first touch's attribution stays).
-FILLABLE_FIELDS = (
-    "name",
-    "phone",
-    "company",
-    "message",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "landing_page",
-)
+FILLABLE_FIELDS = tuple(name for name in (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS) if name != "email")
 
 
 @dataclass(frozen=True)

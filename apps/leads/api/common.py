@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.leads import selectors
-from apps.leads.models import TRANSITIONS, Lead, LeadNote, LeadTouch, StatusChange
+from apps.leads.models import ATTRIBUTION_FIELDS, CONTACT_FIELDS, TRANSITIONS, Lead, LeadNote, LeadTouch, StatusChange
 
 TAG = "leads"
 STAFF_ONLY = {401: "Not signed in", 403: "Not a staff member, or one without the leads permissions"}
@@ -92,19 +92,8 @@ class TouchSerializer(serializers.ModelSerializer[LeadTouch]):
         model = LeadTouch
         fields = (
             "id",
-            "name",
-            "email",
-            "phone",
-            "company",
-            "message",
-            "source",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
-            "referrer",
-            "landing_page",
+            *CONTACT_FIELDS,
+            *ATTRIBUTION_FIELDS,
             "ip",
             "user_agent",
             "consent_text",

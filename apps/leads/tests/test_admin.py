@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from apps.leads import services
-from apps.leads.models import Lead, LeadNote, Status, StatusChange
+from apps.leads.models import ATTRIBUTION_FIELDS, CONTACT_FIELDS, Lead, LeadNote, Status, StatusChange
 from apps.leads.tests.factories import lead_create, staff_create
 from modules.unfold.testing import dashboard_chart, dashboard_figures, links
 
@@ -36,20 +36,7 @@ def change_values(lead: Lead, **overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "status": lead.status,
         "assignee": lead.assignee_id or "",
-        **{name: getattr(lead, name) for name in ("name", "email", "phone", "company", "message")},
-        **{
-            name: getattr(lead, name)
-            for name in (
-                "source",
-                "utm_source",
-                "utm_medium",
-                "utm_campaign",
-                "utm_term",
-                "utm_content",
-                "referrer",
-                "landing_page",
-            )
-        },
+        **{name: getattr(lead, name) for name in (*CONTACT_FIELDS, *ATTRIBUTION_FIELDS)},
     }
     for prefix, rows in (("history", lead.history.all()), ("touches", lead.touches.all())):
         ids = list(rows.values_list("pk", flat=True))
