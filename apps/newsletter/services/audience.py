@@ -79,9 +79,10 @@ def subscribe(
         return
     now = timezone.now()
     with transaction.atomic():
-        subscriber = _subscriber_locked(email=email)
+        subscriber, created = _subscriber_locked(email=email)
         changed = []
-        if name and not subscriber.name:
+        # Named by the form only when new: whoever knows an address must not rename its subscriber in our mails.
+        if name and created:
             subscriber.name = name
             changed.append("name")
         # Linked only to the account that owns the address: /api/newsletter/me/ shows the linked subscriber's data.
@@ -278,17 +279,17 @@ def subscriber_delete(*, subscriber: Subscriber) -> None:
         subscriber.delete()
 
 
-def _subscriber_locked(*, email: str) -> Subscriber:
-    """The subscriber with this address, locked for this transaction, created when new (two requests at once for a
-    new address: the second finds the first's row)."""
+def _subscriber_locked(*, email: str) -> tuple[Subscriber, bool]:
+    """The subscriber with this address, locked for this transaction, and whether it was created now (two requests
+    at once for a new address: the second finds the first's row)."""
     existing = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
     if existing is not None:
-        return existing
+        return existing, False
     try:
         with transaction.atomic():
-            return Subscriber.objects.create(email=email)
+            return Subscriber.objects.create(email=email), True
     except IntegrityError:
-        return Subscriber.objects.select_for_update().get(email__iexact=email)
+        return Subscriber.objects.select_for_update().get(email__iexact=email), False
 
 
 def _mail_confirmation(*, subscriber: Subscriber, now: datetime) -> None:

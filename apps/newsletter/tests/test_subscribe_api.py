@@ -48,8 +48,13 @@ def subscribe(api: APIClient, capture: Any, **fields: Any) -> Any:
 
 
 def test_a_double_opt_in_list_waits_for_the_mailed_link(
-    anon_api: APIClient, news_list: MailingList, smtp: SmtpSink, django_capture_on_commit_callbacks: Any
+    anon_api: APIClient,
+    news_list: MailingList,
+    smtp: SmtpSink,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
 ) -> None:
+    settings.NEWSLETTER = {**settings.NEWSLETTER, "FROM_EMAIL": "news@example.com"}
     response = subscribe(anon_api, django_capture_on_commit_callbacks, name="Ada", consent_source="blog footer")
     assert response.status_code == 202, response.content
     subscription = Subscription.objects.get()
@@ -65,8 +70,19 @@ def test_a_double_opt_in_list_waits_for_the_mailed_link(
     )
     [mail] = smtp.messages
     assert mail.rcpt_tos == ["ada@example.com"]
+    assert mail.mail_from == settings.NEWSLETTER["FROM_EMAIL"]
     assert "Weekly news" in mail.subject
     assert confirm_link_in(mail.text) in mail.html
+
+
+def test_a_known_subscriber_is_never_renamed_by_the_form(
+    anon_api: APIClient, news_list: MailingList, open_list: MailingList, django_capture_on_commit_callbacks: Any
+) -> None:
+    nameless = subscriber_create(email="ada@example.com", name="")
+    subscribe(anon_api, django_capture_on_commit_callbacks, name="Someone else", lists=["updates"])
+    nameless.refresh_from_db()
+    assert nameless.name == ""
+    assert Subscription.objects.get().status == SubscriptionStatus.CONFIRMED
 
 
 def test_a_list_without_double_opt_in_is_confirmed_at_once_and_mails_nothing(
