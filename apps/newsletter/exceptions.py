@@ -70,3 +70,12 @@ class CampaignWithoutRecipients(NewsletterError):
     status_code = 409
     code = "no_recipients"
     message = "The campaign's list has no confirmed, unsuppressed subscriber: there is nobody to send it to."
+
+
+class TestSendFailed(NewsletterError):
+    """The mail server refused the test message or could not be reached."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+    status_code = 503
+    code = "test_send_failed"
+    message = "The test could not be sent: the mail server refused it or could not be reached."

@@ -3,7 +3,9 @@ rate, so that a crash or a killed worker never sends anyone the campaign twice a
 
 1. One sender per campaign: a batch runs under a PostgreSQL advisory lock on the campaign (pg_try_advisory_lock,
    held by the sender's database session). A second batch task for the same campaign finds it taken and ends. A
-   killed worker's session ends with it, and so does its lock: the next batch starts at once.
+   killed worker's session ends with it, and so does its lock: the next batch starts at once. A sender whose
+   session Django replaced mid-batch (closed, then reopened at the next query) has lost the lock: it stops before its
+   next message and leaves its claimed rows to the next lock holder.
 2. Recipients are listed first: one INSERT … SELECT of the list's sendable subscriptions into Delivery rows, unique
    per campaign and address (ON CONFLICT DO NOTHING), in one transaction, the first time a batch runs.
 3. A batch claims up to NEWSLETTER["BATCH_SIZE"] pending rows (SELECT … FOR UPDATE SKIP LOCKED) and marks them
@@ -80,16 +82,26 @@ class BatchOutcome:
 
 @contextlib.contextmanager
 def campaign_lock(campaign_id: int) -> Iterator[bool]:
-    """Whether this database session now holds the campaign's sender lock; released on exit."""
+    """Whether this database session now holds the campaign's sender lock; released on exit (by the same session:
+    a session that was replaced meanwhile took its lock with it)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, campaign_id])
         held = bool(cursor.fetchone()[0])
+    session = connection.connection
     try:
         yield held
     finally:
-        if held:
+        if held and connection.connection is session:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, campaign_id])
+
+
+def lock_is_free(campaign_id: int) -> bool:
+    """No sender is at work on the campaign. Inside a transaction: the lock taken here is held until it ends, so no
+    sender starts meanwhile."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, campaign_id])
+        return bool(cursor.fetchone()[0])
 
 
 class Pacer:
@@ -206,7 +218,14 @@ def _mark(delivery: Delivery, status: str, *, error: str = "", expected: str = D
 class Sender:
     """Sends one campaign's claimed rows through the default mailer."""
 
-    def __init__(self, campaign: Campaign, outcome: BatchOutcome, on_message: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        campaign: Campaign,
+        outcome: BatchOutcome,
+        on_message: Callable[[str], None] | None,
+        *,
+        session: object,
+    ) -> None:
         self.campaign = campaign
         self.outcome = outcome
         self.on_message = on_message
@@ -216,6 +235,9 @@ class Sender:
         self.smtp = SmtpConnection(backend) if isinstance(backend, SmtpEmailBackend) else None
         self.backend = backend
         self.connection_failures = 0
+        # The database session holding the sender lock: if Django replaces it (closed, reopened at the next query),
+        # the lock is gone and another sender may already be sending these rows.
+        self.session = session
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -223,6 +245,11 @@ class Sender:
 
     def send_rows(self, rows: list[Delivery]) -> None:
         for index, delivery in enumerate(rows):
+            if connection.connection is not self.session:
+                logger.warning(
+                    "campaign %s: the sender lock's database session is gone; batch stopped", self.campaign.pk
+                )
+                return  # the rows are left sending: the next lock holder puts them back
             status = current_status(self.campaign.pk)
             if status != CampaignStatus.SENDING:
                 self.release(rows[index:], cancelled=status == CampaignStatus.CANCELLED)
@@ -340,16 +367,19 @@ def send_batch(
         if not held:
             outcome.busy = True
             return outcome
+        session = connection.connection
         campaign = Campaign.objects.select_related("mailing_list").filter(pk=campaign_id).first()
         if campaign is None or campaign.status != CampaignStatus.SENDING:
             outcome.status = campaign.status if campaign else ""
             return outcome
         if not Delivery.objects.filter(campaign=campaign).exists():
             list_recipients(campaign)
+        if connection.connection is not session:  # the lock went with its session: the rows are not ours to release
+            return outcome
         release_orphans(campaign)
         rows = claim(campaign, batch_size or int(settings.NEWSLETTER["BATCH_SIZE"]))
         if rows:
-            sender = Sender(campaign, outcome, on_message)
+            sender = Sender(campaign, outcome, on_message, session=session)
             try:
                 sender.send_rows(rows)
             finally:

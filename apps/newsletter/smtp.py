@@ -51,6 +51,8 @@ class SmtpConnection:
 
     def __init__(self, backend: SmtpEmailBackend) -> None:
         self.backend = backend
+        # A message went without its final dot: the server reads every line as the message's until the dot.
+        self.in_data = False
 
     @property
     def connection(self) -> smtplib.SMTP:
@@ -92,6 +94,7 @@ class SmtpConnection:
             body = LEADING_DOT.sub(b"..", data)
             if not body.endswith(CRLF):
                 body += CRLF
+            self.in_data = True
             connection.send(body)
         except (smtplib.SMTPServerDisconnected, OSError):
             self.drop()
@@ -103,6 +106,7 @@ class SmtpConnection:
         connection = self.connection
         try:
             connection.send(b"." + CRLF)
+            self.in_data = False
             code, reply = connection.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             self.drop()
@@ -127,10 +131,14 @@ class SmtpConnection:
         """Forget a connection that failed: the next message opens a new one."""
         connection = self.backend.connection
         self.backend.connection = None
+        self.in_data = False
         if connection is not None:
             connection.close()
 
     def close(self) -> None:
+        if self.in_data:  # a QUIT would be taken for a line of the message: the socket closes, the message is dropped
+            self.drop()
+            return
         try:
             self.backend.close()
         except (smtplib.SMTPException, OSError):

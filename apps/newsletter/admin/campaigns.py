@@ -23,7 +23,7 @@ from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminEmailInputWidget
 
 from apps.newsletter.campaign_mail import compile_campaign
-from apps.newsletter.exceptions import CampaignTemplateInvalid, NewsletterError
+from apps.newsletter.exceptions import CampaignTemplateInvalid, NewsletterError, TestSendFailed
 from apps.newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from apps.newsletter.selectors import campaigns as selectors
 from apps.newsletter.services import campaigns as services
@@ -339,8 +339,8 @@ class CampaignAdmin(ModelAdmin):
             services.campaign_test_send(campaign=campaign, to=form.cleaned_data["email"])
         except CampaignTemplateInvalid as error:
             self.message_user(request, error.message, messages.ERROR)
-        except OSError as error:  # the mail server refused or is unreachable
-            self.message_user(request, f"The test could not be sent: {error}", messages.ERROR)
+        except TestSendFailed as error:  # the mail server refused or is unreachable
+            self.message_user(request, error.message, messages.ERROR)
         else:
             self.message_user(request, f"Test sent to {form.cleaned_data['email']}.", messages.SUCCESS)
         return _back(request, reverse("admin:newsletter_campaign_change", args=[campaign.pk]))

@@ -302,7 +302,14 @@ class CampaignTestSendView(APIView):
         request=TestSendSerializer,
         responses={
             200: PreviewSerializer,
-            **error_responses({400: "Bad address, subscriber or template", **STAFF, 404: NO_CAMPAIGN}),
+            **error_responses(
+                {
+                    400: "Bad address, subscriber or template",
+                    **STAFF,
+                    404: NO_CAMPAIGN,
+                    503: "The mail server refused the test or could not be reached",
+                }
+            ),
         },
     )
     def post(self, request: Request, campaign_id: int) -> Response:

@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from apps.newsletter import links, signals
@@ -22,6 +24,7 @@ from apps.newsletter.exceptions import LinkNoLongerValid
 from apps.newsletter.models import (
     ConsentAction,
     ConsentRecord,
+    Delivery,
     MailingList,
     Subscriber,
     Subscription,
@@ -271,11 +274,17 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
 
 
 def subscriber_delete(*, subscriber: Subscriber) -> None:
-    """Erase the subscriber, its subscriptions and consent records (GDPR art. 17). The address stays on the
-    suppression list (reason "deleted"): without it, the next import of an old file would add them back and mail
-    them. Keeping the bare address for that purpose is allowed (art. 17(3)(b), 21(3)); nothing else is kept."""
+    """Erase the subscriber, its subscriptions and consent records, and its address from the campaigns' send log
+    (GDPR art. 17). The address stays on the suppression list (reason "deleted"): without it, the next import of an
+    old file would add them back and mail them. Keeping the bare address for that purpose is allowed (art. 17(3)(b),
+    21(3)); nothing else is kept."""
     with transaction.atomic():
         suppress(email=subscriber.email, reason=SuppressionReason.DELETED, note="The subscriber deleted their data")
+        # The campaigns' send log copies the address (it outlives a subscriber staff delete): erased here, the rows
+        # kept for the statistics. A row not yet sent is skipped by the sender, its subscription being gone.
+        Delivery.objects.filter(subscriber=subscriber).update(
+            email=Concat(Value("erased-"), Cast("pk", output_field=CharField()), Value("@invalid"))
+        )
         subscriber.delete()
 
 

@@ -29,6 +29,7 @@ from apps.newsletter.exceptions import (
     CampaignScheduleInvalid,
     CampaignStateConflict,
     CampaignWithoutRecipients,
+    TestSendFailed,
 )
 from apps.newsletter.models import (
     Campaign,
@@ -40,7 +41,7 @@ from apps.newsletter.models import (
     Subscription,
 )
 from apps.newsletter.selectors.audience import sendable_subscriptions
-from apps.newsletter.sending import CANCELLED_BEFORE_SENT, mark_started
+from apps.newsletter.sending import CANCELLED_BEFORE_SENT, lock_is_free, mark_started
 
 EDITABLE_FIELDS = (
     "name",
@@ -198,8 +199,13 @@ def campaign_cancel(*, campaign: Campaign) -> Campaign:
         campaign.status = CampaignStatus.CANCELLED
         campaign.finished_at = timezone.now()
         campaign.save(update_fields=["status", "finished_at", "updated_at"])
-        Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.SKIPPED, error=CANCELLED_BEFORE_SENT
+        # Rows left sending by a sender that died are skipped too (no batch runs on a cancelled campaign to put them
+        # back); a live sender's are its own: it settles them before its next message.
+        unsent = [DeliveryStatus.PENDING]
+        if lock_is_free(campaign.pk):
+            unsent.append(DeliveryStatus.SENDING)
+        Delivery.objects.filter(campaign=campaign, status__in=unsent).update(
+            status=DeliveryStatus.SKIPPED, claimed_at=None, error=CANCELLED_BEFORE_SENT
         )
     return campaign
 
@@ -236,7 +242,10 @@ def campaign_test_send(*, campaign: Campaign, to: str, subscriber: Subscriber | 
     rendered = render(campaign, compiled(campaign), recipient)
     mail = replace(rendered, subject=f"[Test] {rendered.subject}")
     message = message_for(campaign, mail, recipient)
-    message.send()
+    try:
+        message.send()
+    except OSError as error:  # smtplib's errors are OSErrors: a refusal, or a server that cannot be reached
+        raise TestSendFailed(f"The test could not be sent: {error}") from error
     return _preview_of(mail, message)
 
 

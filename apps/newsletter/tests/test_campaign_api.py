@@ -3,6 +3,7 @@ changes (schedule, send, pause, resume, cancel) with a 409 and a message for one
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from apps.newsletter.tests.factories import (
     subscriber_create,
     subscription_create,
 )
+from modules.email.testing import smtp_mailers
 
 pytestmark = pytest.mark.django_db
 
@@ -240,6 +242,28 @@ def test_a_test_send_for_a_subscriber_to_another_address_carries_links_that_act_
     to_editor, to_ada = mailoutbox
     assert to_editor.subject == f"[Test] News for {ada.name}"
     assert to_editor.extra_headers["List-Unsubscribe"] != to_ada.extra_headers["List-Unsubscribe"]
+
+
+def test_a_test_send_the_mail_server_refuses_or_cannot_take_is_a_503_with_the_reason(
+    campaign_staff_api, readers_list, smtp, settings
+):
+    campaign = campaign_create(mailing_list=readers_list)
+    smtp.refuse_recipients = {"editor@example.com": "550 5.1.1 No such user"}
+
+    refused = campaign_staff_api.post(url(campaign, "test"), {"email": "editor@example.com"})
+
+    assert refused.status_code == 503, refused.content
+    assert "550" in refused.json()["detail"]
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.MAILERS = smtp_mailers(port)  # nothing listens there
+
+    unreachable = campaign_staff_api.post(url(campaign, "test"), {"email": "editor@example.com"})
+
+    assert unreachable.status_code == 503, unreachable.content
+    assert "could not be sent" in unreachable.json()["detail"]
+    assert smtp.messages == []
 
 
 def test_schedule_in_the_future_only(campaign_staff_api):

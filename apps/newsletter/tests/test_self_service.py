@@ -14,8 +14,11 @@ from rest_framework.test import APIClient
 
 from apps.newsletter import links
 from apps.newsletter.models import (
+    CampaignStatus,
     ConsentAction,
     ConsentRecord,
+    Delivery,
+    DeliveryStatus,
     MailingList,
     Subscriber,
     Subscription,
@@ -25,6 +28,7 @@ from apps.newsletter.models import (
 )
 from apps.newsletter.selectors.audience import is_suppressed
 from apps.newsletter.tests.factories import (
+    campaign_create,
     mailing_list_create,
     signed_in,
     subscriber_create,
@@ -127,6 +131,21 @@ def test_deleting_needs_the_box_ticked_then_keeps_only_a_suppression(client: Cli
     assert not ConsentRecord.objects.exists()
     assert Suppression.objects.get().reason == SuppressionReason.DELETED
     assert client.get(path).status_code == 400  # the link of a deleted subscriber
+
+
+def test_deleting_erases_the_address_from_the_send_log_of_past_campaigns(
+    client: Client, ada: Subscriber, news_list: MailingList
+) -> None:
+    """The suppression is the one place the address may stay; the campaigns keep their row (their statistics do not
+    change) without it."""
+    campaign = campaign_create(mailing_list=news_list, status=CampaignStatus.SENT)
+    Delivery.objects.create(campaign=campaign, subscriber=ada, email="Ada@Example.com", status=DeliveryStatus.SENT)
+
+    client.post(preferences_path(ada), {"action": "delete", "confirm_delete": "yes"})
+
+    [row] = Delivery.objects.filter(campaign=campaign)
+    assert "ada" not in row.email.lower() and row.status == DeliveryStatus.SENT
+    assert Suppression.objects.get().email == "ada@example.com"
 
 
 def test_the_page_post_checks_csrf(ada: Subscriber) -> None:

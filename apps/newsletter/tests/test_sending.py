@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core.mail import mailers
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
-from django.db import connections
+from django.db import connection, connections
 
 from apps.newsletter import sending
 from apps.newsletter.models import (
@@ -319,3 +319,77 @@ def test_other_mail_backends_send_with_the_same_log(readers_list, readers, mailo
     assert sorted(message.to[0] for message in mailoutbox) == sorted(s.subscriber.email for s in readers)
     assert mailoutbox[0].extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert set(statuses(campaign).values()) == {DeliveryStatus.SENT}
+
+
+def test_cancelling_a_campaign_whose_sender_died_skips_the_rows_it_left_sending(readers_list, readers, smtp):
+    """No batch runs on a cancelled campaign, so nothing else would ever release a row its dead sender claimed: it
+    would count as pending for good."""
+    campaign = sending_campaign(readers_list)
+    orphan = Delivery.objects.filter(campaign=campaign).order_by("id").first()
+    assert orphan is not None
+    Delivery.objects.filter(pk=orphan.pk).update(status=DeliveryStatus.SENDING, attempts=1)
+
+    services.campaign_cancel(campaign=campaign)
+
+    assert set(statuses(campaign).values()) == {DeliveryStatus.SKIPPED}
+    assert sending.unfinished_rows(campaign.pk).count() == 0
+    assert smtp.messages == []
+
+
+def test_cancelling_leaves_a_live_senders_rows_to_it(readers_list, readers, smtp):
+    """A sender at work holds the lock: the row it is sending this instant may still go, and it settles its rows."""
+    campaign = sending_campaign(readers_list)
+    claimed = Delivery.objects.filter(campaign=campaign).order_by("id").first()
+    assert claimed is not None
+    Delivery.objects.filter(pk=claimed.pk).update(status=DeliveryStatus.SENDING, attempts=1)
+    other = connections.create_connection("default")  # the live sender's session
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [sending.LOCK_NAMESPACE, campaign.pk])
+        services.campaign_cancel(campaign=campaign)
+    finally:
+        other.close()
+
+    assert statuses(campaign)[claimed.email] == DeliveryStatus.SENDING
+    assert sorted(statuses(campaign).values()).count(DeliveryStatus.SKIPPED) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_whose_database_session_was_replaced_sends_no_further_message(
+    readers_list, readers, smtp, fast_sending
+):
+    """The sender lock lives on the database session. Once that session is gone (closed, then silently reopened by
+    Django at the next query), another sender can take the lock, put this one's claimed rows back to pending and send
+    them: this sender must stop, leaving its rows to whoever holds the lock next."""
+    campaign = sending_campaign(readers_list)
+
+    def session_recycled(status: str) -> None:
+        if len(smtp.messages) == 1:
+            connection.close()
+
+    outcome = sending.send_batch(campaign_id=campaign.pk, on_message=session_recycled)
+
+    assert len(smtp.messages) == 1 and outcome.counts == {DeliveryStatus.SENT: 1}
+    assert outcome.more  # the next batch takes over
+    again = sending.send_batch(campaign_id=campaign.pk)
+    assert again.counts == {DeliveryStatus.SENT: 2}
+    addresses = [mail.rcpt_tos[0] for mail in smtp.messages]
+    assert len(addresses) == len(set(addresses)) == 3
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
+
+
+def test_closing_between_a_message_and_its_final_dot_drops_the_connection_at_once(readers, smtp):
+    """A failure in that window (the send log's commit) closes the sender: a QUIT there would be read by the server as
+    a line of the message, and its reply waited for until the connection's timeout."""
+    backend = mailers.default
+    assert isinstance(backend, SmtpEmailBackend)
+    connection = SmtpConnection(backend)
+    connection.transmit("news@example.com", "reader@example.com", b"Subject: hi\r\n\r\nBody\r\n")
+
+    started = time.monotonic()
+    connection.close()
+
+    assert time.monotonic() - started < 1
+    assert backend.connection is None
+    time.sleep(0.2)
+    assert smtp.messages == []

@@ -177,3 +177,18 @@ def test_the_page_is_throttled_per_address(client: Client, news_list: MailingLis
     assert b"Too many subscriptions" in refused.content
     assert int(refused["Retry-After"]) > 0
     assert Subscriber.objects.count() == 1
+
+
+def test_a_queue_that_cannot_take_the_subscription_is_a_503_page_not_a_500(
+    client: Client, news_list: MailingList, settings: Any
+) -> None:
+    unreachable = {"redis_url": "redis://127.0.0.1:1/0"}
+    queues = [settings.NEWSLETTER["QUEUE"]]
+    settings.TASKS = {
+        "default": {"BACKEND": "apps.tasks.backends.ReArqBackend", "QUEUES": queues, "OPTIONS": unreachable}
+    }
+    response = client.post(PAGE, form(), REMOTE_ADDR="198.51.100.9")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "briefly unavailable" in response.content.decode()
+    assert not Subscriber.objects.exists()

@@ -9,9 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.views import View
 
 from apps.newsletter import tasks
+from apps.newsletter.exceptions import ThrottleUnavailable
 from apps.newsletter.selectors.audience import public_lists
 from apps.newsletter.throttles import page_subscribe_wait
 from apps.newsletter.views.common import PAGE_BODY_BYTES, consent_from, page
+from apps.tasks.exceptions import TaskQueueUnavailable
 
 CONSENT_TEXT = (
     "I agree to receive the newsletters ticked above by email. I can unsubscribe at any time with the link in "
@@ -43,6 +45,16 @@ class SubscribePage(View):
         return page(request, "newsletter/subscribe.html", {"form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self.subscribe(request)
+        except (ThrottleUnavailable, TaskQueueUnavailable):
+            # Redis is away: the throttle cannot count, or the queue cannot take the subscription. Nothing was done.
+            form = SubscribeForm(request.POST)
+            response = page(request, "newsletter/subscribe.html", {"form": form, "unavailable": True}, status=503)
+            response["Retry-After"] = "60"
+            return response
+
+    def subscribe(self, request: HttpRequest) -> HttpResponse:
         wait = page_subscribe_wait(request)
         if wait is not None:
             response = page(
