@@ -19,12 +19,13 @@ body takes longer than BODY_READ_SECONDS.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, ResolverMatch, resolve
 
 Scope = dict[str, Any]
@@ -64,6 +65,25 @@ def too_large_body(limit: int) -> dict[str, str]:
     }
 
 
+def wants_page(path: str, accept: str) -> bool:
+    """A refusal answers a page to a browser on a page (a form posted without JavaScript), JSON to the rest."""
+    return not path.startswith("/api/") and "text/html" in accept.lower()
+
+
+def refusal(status: int, detail: dict[str, str], *, page: bool) -> tuple[bytes, bytes]:
+    """The content type and body of a refusal: the API's error body, or a short page that says the same."""
+    if not page:
+        return b"application/json", json.dumps(detail).encode()
+    advice = "Go back, shorten what you wrote, and send it again." if status == 413 else "Go back and send it again."
+    body = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{status}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        f"<body><h1>The form could not be sent</h1><p>{html.escape(detail['detail'])}</p><p>{advice}</p>"
+        "</body></html>"
+    )
+    return b"text/html; charset=utf-8", body.encode()
+
+
 class BodyLimit:
     """ASGI: refuse a body over the limit of its view before Django reads any of it."""
 
@@ -81,11 +101,12 @@ class BodyLimit:
             headers.get(b"content-type", b"").decode("latin-1"),
             admin=match is not None and "admin" in match.app_names,
         )
+        page = wants_page(scope.get("path", "/"), headers.get(b"accept", b"").decode("latin-1"))
         declared = headers.get(b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await _send_refusal(send, 413, too_large_body(limit))
+            await _send_refusal(send, 413, too_large_body(limit), page=page)
             return
-        await self.app(scope, _guarded(receive, send, limit), send)
+        await self.app(scope, _guarded(receive, send, limit, page=page), send)
 
 
 def _match_of(scope: Scope) -> ResolverMatch | None:
@@ -99,7 +120,7 @@ def _match_of(scope: Scope) -> ResolverMatch | None:
         return None
 
 
-def _guarded(receive: Receive, send: Send, limit: int) -> Receive:
+def _guarded(receive: Receive, send: Send, limit: int, *, page: bool) -> Receive:
     """A receive that, while the body is coming, answers 413 once it passes `limit` and 408 when it stops arriving,
     and then reports a disconnect: Django stops reading (RequestAborted) without answering itself. Once the body is
     complete, receive is passed through untouched (Django then waits on it for a disconnect, as long as it likes)."""
@@ -117,12 +138,12 @@ def _guarded(receive: Receive, send: Send, limit: int) -> Receive:
         try:
             message = await asyncio.wait_for(receive(), timeout=min(BODY_IDLE_SECONDS, max(deadline - now, 0.0)))
         except TimeoutError:
-            await _send_refusal(send, 408, TOO_SLOW)
+            await _send_refusal(send, 408, TOO_SLOW, page=page)
             return {"type": "http.disconnect"}
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                await _send_refusal(send, 413, too_large_body(limit))
+                await _send_refusal(send, 413, too_large_body(limit), page=page)
                 return {"type": "http.disconnect"}
             complete = not message.get("more_body", False)
         return message
@@ -133,14 +154,14 @@ def _guarded(receive: Receive, send: Send, limit: int) -> Receive:
 TOO_SLOW = {"detail": "The request body did not arrive in time.", "error_code": "request_timeout"}
 
 
-async def _send_refusal(send: Send, status: int, detail: dict[str, str]) -> None:
-    body = json.dumps(detail).encode()
+async def _send_refusal(send: Send, status: int, detail: dict[str, str], *, page: bool) -> None:
+    content_type, body = refusal(status, detail, page=page)
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
@@ -167,5 +188,7 @@ class BodyLimitMiddleware:
         admin = match is not None and "admin" in match.app_names
         limit = body_limit(view, request.META.get("CONTENT_TYPE", ""), admin=admin)
         if int(declared) > limit:
-            return JsonResponse(too_large_body(limit), status=413)
+            page = wants_page(request.path, request.META.get("HTTP_ACCEPT", ""))
+            content_type, body = refusal(413, too_large_body(limit), page=page)
+            return HttpResponse(body, status=413, content_type=content_type.decode())
         return None
