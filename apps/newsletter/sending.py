@@ -28,13 +28,14 @@ import smtplib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.newsletter.campaign_mail import CompiledCampaign, compiled, message_for, recipient_of, render
@@ -202,6 +203,18 @@ def mark_started(campaign: Campaign) -> None:
 def due_campaign_ids() -> list[int]:
     due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, scheduled_at__lte=timezone.now())
     return list(due.order_by("scheduled_at", "id").values_list("pk", flat=True))
+
+
+def stalled_campaign_ids(*, idle_seconds: int | None = None) -> list[int]:
+    """Sending campaigns that made no progress for NEWSLETTER["STALL_SECONDS"]: the campaign row unchanged (started,
+    resumed) and no Delivery row claimed by a batch or sent since. Their chain of batch tasks is probably lost (a task
+    that used up its retries, a flushed queue) or their sender lock is held by a dead database session. Getting one
+    wrong costs little: a batch queued for a campaign whose sender is alive finds the lock taken and ends."""
+    seconds = idle_seconds if idle_seconds is not None else int(settings.NEWSLETTER["STALL_SECONDS"])
+    since = timezone.now() - timedelta(seconds=seconds)
+    recent = Delivery.objects.filter(campaign=OuterRef("pk")).filter(Q(claimed_at__gte=since) | Q(sent_at__gte=since))
+    stalled = Campaign.objects.filter(status=CampaignStatus.SENDING, updated_at__lt=since).exclude(Exists(recent))
+    return list(stalled.order_by("updated_at", "id").values_list("pk", flat=True))
 
 
 def current_status(campaign_id: int) -> str:

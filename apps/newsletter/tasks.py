@@ -1,6 +1,6 @@
 """The newsletter's tasks, on the queue NEWSLETTER["QUEUE"]: a subscription asked for on the public forms, a batch of
 a sending campaign (each batch queues the next), the start of a scheduled campaign at its time, and the periodic
-catch-up of scheduled campaigns that are due.
+catch-up of scheduled campaigns that are due and of sending campaigns that stalled.
 
 Tasks are delivered at least once (a killed worker's task is delivered again): each is safe to run twice, since the
 send log and the sender lock of apps.newsletter.sending decide what is sent."""
@@ -21,7 +21,7 @@ from django.tasks.backends.immediate import ImmediateBackend
 
 from apps.newsletter.models import MailingList
 from apps.newsletter.selectors.audience import public_lists
-from apps.newsletter.sending import due_campaign_ids, send_batch, start_if_due
+from apps.newsletter.sending import due_campaign_ids, send_batch, stalled_campaign_ids, start_if_due
 from apps.newsletter.services.audience import Consent, subscribe
 
 
@@ -109,10 +109,14 @@ def start_scheduled_campaign(campaign_id: int) -> bool:
 
 
 @task
-def send_due_campaigns() -> int:
-    """For TASKS__PERIODIC (e.g. every minute): starts every scheduled campaign whose time has come. The deferred
-    start queued when a campaign is scheduled does the same; this catches any the queue lost."""
+def send_due_campaigns() -> dict[str, int]:
+    """For TASKS__PERIODIC (e.g. every minute): starts every scheduled campaign whose time has come (the deferred
+    start queued when a campaign is scheduled does the same; this catches any the queue lost), and queues a batch
+    again for every sending campaign stalled for NEWSLETTER["STALL_SECONDS"] (sending.stalled_campaign_ids). Such a
+    batch ends at once while a sender holds the campaign, so a campaign whose lock a dead database session keeps is
+    tried again at each run until the database ends that session."""
     started = [campaign_id for campaign_id in due_campaign_ids() if start_if_due(campaign_id=campaign_id)]
-    for campaign_id in started:
+    stalled = stalled_campaign_ids()
+    for campaign_id in [*started, *stalled]:
         enqueue_batch(campaign_id)
-    return len(started)
+    return {"started": len(started), "restarted": len(stalled)}

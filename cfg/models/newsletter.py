@@ -13,6 +13,12 @@ class NewsletterConfig(ConfigModel):
     send_rate: float = Field(default=10, gt=0, le=10_000, description="Most campaign messages sent per second")
     batch_size: int = Field(default=100, ge=1, le=5000, description="Recipients one sending task takes at a time")
     queue: str = Field(default="default", description="Task queue of the sending tasks")
+    stall_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=86_400,
+        description="Seconds a sending campaign may go without progress before the periodic catch-up re-queues it",
+    )
     throttle_subscribe: Rate = Field(default="10/hour", description="Subscriptions per client IP")
     confirm_resend_seconds: int = Field(
         default=600, ge=0, le=86_400, description="Seconds before asking again re-sends a subscriber's confirmation"

@@ -15,6 +15,7 @@ def newsletter_settings(config: CoreConfig) -> dict[str, Any]:
             "SEND_RATE": newsletter.send_rate,
             "BATCH_SIZE": newsletter.batch_size,
             "QUEUE": newsletter.queue,
+            "STALL_SECONDS": newsletter.stall_seconds,
             "THROTTLE_RATES": {"newsletter_subscribe": newsletter.throttle_subscribe},
             "CONFIRM_RESEND_SECONDS": newsletter.confirm_resend_seconds,
         },

@@ -17,19 +17,25 @@ class Command(BaseCommand):
     help = (
         "Send a campaign (by id or name): a draft or scheduled campaign is started, a paused one resumed. By default "
         "the tasks queue sends it (a worker must run); --now sends it here, in this process, with a progress bar. "
-        "--due starts every scheduled campaign whose time has come. Exits 1 with a reason when it cannot."
+        "--due starts every scheduled campaign whose time has come and queues again every sending campaign that "
+        "stalled (no progress for NEWSLETTER__STALL_SECONDS). Exits 1 with a reason when it cannot."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("campaign", nargs="?", help="The campaign's id or exact name")
         parser.add_argument("--now", action="store_true", help="Send in this process rather than through the queue")
-        parser.add_argument("--due", action="store_true", help="Start the scheduled campaigns that are due")
+        parser.add_argument(
+            "--due",
+            action="store_true",
+            help="Start the scheduled campaigns that are due, queue stalled sending ones again",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         console = Console(file=cast(IO[str], self.stdout), width=120)
         if options["due"]:
-            started = tasks.send_due_campaigns.call()
-            console.print(f"{started} scheduled campaign(s) started")
+            caught_up = tasks.send_due_campaigns.call()
+            console.print(f"{caught_up['started']} scheduled campaign(s) started")
+            console.print(f"{caught_up['restarted']} stalled sending campaign(s) queued again")
             if not options["campaign"]:
                 return
         if not options["campaign"]:
