@@ -20,6 +20,7 @@ TOOLSET_MODULES = (
     "apps.agents.toolsets.knowbase",
     "apps.agents.toolsets.database",
     "apps.agents.toolsets.tasks",
+    "apps.agents.toolsets.leads",
 )
 
 
