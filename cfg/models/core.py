@@ -213,17 +213,6 @@ class CoreConfig(ConfigModel):
                     "add it to TASKS__QUEUES, or set NEWSLETTER__QUEUE to one of them",
                 )
             )
-        batch_seconds = self.newsletter.batch_size / self.newsletter.send_rate
-        if self.enable_newsletter and batch_seconds > self.tasks.timeout / 2:
-            found.append(
-                (
-                    ("newsletter", "batch_size"),
-                    f"a batch of {self.newsletter.batch_size} at {self.newsletter.send_rate:g} messages/s takes "
-                    f"{batch_seconds:g} s, more than half the task timeout ({self.tasks.timeout} s): a batch cut "
-                    "short by the timeout is tried again while it still sends",
-                    "lower NEWSLETTER__BATCH_SIZE, raise NEWSLETTER__SEND_RATE, or raise TASKS__TIMEOUT",
-                )
-            )
         key = self.secret_key.get_secret_value()
         if not key:
             found.append((("secret_key",), "is empty", "set SECRET_KEY to a long random string"))
