@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -30,29 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import embedded_database
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-LIFTED = "1000000/second"
-
-
-def configure(database_url: str, data_dir: Path) -> None:
-    for key in [key for key in os.environ if key.startswith(("DJANGO_", "DB_", "DATABASE", "LEADS_"))]:
-        del os.environ[key]
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_ENV="production",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        DATABASE_URL=database_url,
-        DATA_DIR=str(data_dir),
-        SITE_URL="https://127.0.0.1",
-        SECURITY__ALLOWED_HOSTS="127.0.0.1",
-        LOGGING__LEVEL="WARNING",
-        LOGGING__DJANGO_LEVEL="WARNING",
-        LEADS__THROTTLE_SUBMIT=LIFTED,
-        LEADS__TELEGRAM_CHAT_ID="",
-        TELEGRAM__CHAT_ID="",
-    )
+from common import BASE_DIR, LIFTED, production_project
 
 
 def percentiles_ms(samples: list[float]) -> tuple[float, float]:
@@ -80,21 +57,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.runs < 20:
         parser.error("--runs must be at least 20 (a p95 needs them)")
-    sys.path.insert(0, str(BASE_DIR))
-    os.chdir(BASE_DIR)
-    data_dir = Path(args.data_dir).resolve()
-    with embedded_database(data_dir, "leads_bench") as database_url:
-        configure(database_url, data_dir)
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    no_telegram = {"LEADS__TELEGRAM_CHAT_ID": "", "TELEGRAM__CHAT_ID": ""}
+    with production_project(Path(args.data_dir).resolve(), "leads_bench", LEADS__THROTTLE_SUBMIT=LIFTED, **no_telegram):
         measure(args.runs)
-        from django.db import connections
-
-        connections.close_all()
     return 0
 
 
