@@ -7,6 +7,7 @@ config/config.py (docs/apps.md), never by editing this file.
 from __future__ import annotations
 
 from cfg.models.apps import AppSpec, MiddlewareSpec
+from cfg.models.tasks import PeriodicTaskConfig
 from cfg.models.unfold import NavigationItem
 
 # The seven apps with an enable_<name> switch, in INSTALLED_APPS order.
@@ -125,7 +126,23 @@ BUILTIN_APPS: tuple[AppSpec, ...] = (
             NavigationItem(title="Send log", link="/admin/newsletter/delivery/", icon="outgoing_mail"),
         ),
     ),
-    AppSpec(app="apps.support", title="Support", url_prefix="api/support/", urls="apps.support.urls"),
+    AppSpec(
+        app="apps.support",
+        title="Support",
+        url_prefix="api/support/",
+        urls="apps.support.urls",
+        settings="cfg.settings.support.support_settings",
+        periodic={
+            "support_sla_check": PeriodicTaskConfig(task="apps.support.tasks.sla_check", cron="* * * * *"),
+            "support_auto_close": PeriodicTaskConfig(task="apps.support.tasks.auto_close", cron="17 * * * *"),
+        },
+        navigation=(
+            NavigationItem(title="Ticket queue", link="/admin/support/ticket/", icon="support_agent"),
+            NavigationItem(title="Canned replies", link="/admin/support/cannedreply/", icon="quickreply"),
+            NavigationItem(title="Ticket categories", link="/admin/support/category/", icon="category"),
+        ),
+        dashboard=("apps.support.dashboard.support_cards",),
+    ),
 )
 
 # Integrations the apps use; always installed.

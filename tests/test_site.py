@@ -125,6 +125,7 @@ def test_the_sidebar_is_grouped_by_task_with_no_library_names(admin_client):
         "Agents",
         "Leads",
         "Newsletter",
+        "Support",
         "Operations",
         "Settings",
     ]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from cfg.models.base import ConfigModel, split_commas
+from cfg.models.tasks import PeriodicTaskConfig
 from cfg.models.unfold import NavigationItem
 
 DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -73,6 +74,8 @@ class AppSpec(ConfigModel):
     and navigation"""
     provides: dict[str, str] = Field(default_factory=dict)
     """Objects the core settings plug in by role (task_backend, exception_handler, ...): role -> dotted path"""
+    periodic: dict[str, PeriodicTaskConfig] = Field(default_factory=dict)
+    """Cron schedules the app needs (the worker's timer runs them); TASKS__PERIODIC replaces one by its name"""
 
     @model_validator(mode="before")
     @classmethod

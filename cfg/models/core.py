@@ -33,6 +33,7 @@ from cfg.models.llm import LlmConfig
 from cfg.models.logging import LoggingConfig
 from cfg.models.newsletter import NewsletterConfig
 from cfg.models.security import SecurityConfig
+from cfg.models.support import SupportConfig
 from cfg.models.tasks import TasksConfig
 from cfg.models.unfold import UnfoldConfig
 
@@ -108,6 +109,7 @@ class CoreConfig(ConfigModel):
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
     leads: LeadsConfig = Field(default_factory=LeadsConfig)
     newsletter: NewsletterConfig = Field(default_factory=NewsletterConfig)
+    support: SupportConfig = Field(default_factory=SupportConfig)
 
     enable_accounts: bool = True
     """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""
@@ -119,8 +121,8 @@ class CoreConfig(ConfigModel):
     """The leads app: the public lead form with spam defences, the sales pipeline, staff API"""
     enable_newsletter: bool = True
     """The newsletter app: lists with double opt-in, campaigns sent through tasks, tracking (needs tasks)"""
-    enable_support: bool = False
-    """The support app (not built yet)"""
+    enable_support: bool = True
+    """The support app: tickets with a live chat thread, SLA timers, the customers' API and the staff queue"""
     enable_tasks: bool = True
     """The tasks app: task runs, dashboard, staff API"""
 

@@ -76,6 +76,10 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
         ],
         # Exported cells that start with = + - @ are escaped: a spreadsheet would run a user's name as a formula.
         "IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT": True,
+        # import-export lets every staff member import and export every model unless told otherwise: an import
+        # needs the model's change permission (it adds and updates rows), an export its view permission.
+        "IMPORT_EXPORT_IMPORT_PERMISSION_CODE": "change",
+        "IMPORT_EXPORT_EXPORT_PERMISSION_CODE": "view",
     }
     if not config.env.is_deployed:
         # Serve static files straight from the apps: no collectstatic needed in development and tests.

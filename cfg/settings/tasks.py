@@ -10,7 +10,10 @@ IMMEDIATE_BACKEND = "django.tasks.backends.immediate.ImmediateBackend"
 
 def tasks_settings(config: CoreConfig) -> dict[str, Any]:
     tasks = config.tasks
-    periodic = {name: schedule.model_dump(mode="json") for name, schedule in tasks.periodic.items()}
+    # The enabled apps' own schedules, then the configured ones, which replace an app's schedule of the same name.
+    schedules = {name: schedule for spec in config.enabled_app_specs() for name, schedule in spec.periodic.items()}
+    schedules.update(tasks.periodic)
+    periodic = {name: schedule.model_dump(mode="json") for name, schedule in schedules.items()}
     settings: dict[str, Any] = {}
     if tasks.backend == "rearq":
         default: dict[str, Any] = {

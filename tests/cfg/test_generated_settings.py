@@ -238,6 +238,7 @@ def test_no_generator_overwrites_another_generators_key(project: Project, enviro
         "app agents",
         "app leads",
         "app newsletter",
+        "app support",
         "project",
     ]
     owners: dict[str, list[str]] = {}
@@ -351,6 +352,7 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
             "Consent records",
             "Send log",
         ],
+        "Support": ["Ticket queue", "Canned replies", "Ticket categories"],
         "Portal": ["Pages"],
         "Operations": ["Tasks dashboard", "Task runs", "LLM calls", "Readiness", "API docs"],
         "Elsewhere": ["Blog"],
@@ -363,6 +365,7 @@ def test_the_sidebar_has_a_section_per_group_in_a_fixed_order(project: Project) 
         "Agents",
         "Leads",
         "Newsletter",
+        "Support",
         "Portal",
         "Operations",
         "Settings",
@@ -397,6 +400,7 @@ def test_the_dashboard_panels_come_from_the_enabled_apps_then_the_modules(projec
         "apps.agents.dashboard.agent_cards",
         "apps.leads.dashboard.lead_cards",
         "apps.newsletter.dashboard.newsletter_cards",
+        "apps.support.dashboard.support_cards",
         "apps.portal.dashboard.page_cards",
         "modules.unfold.dashboard.shortcut_cards",
     ]

@@ -5,6 +5,8 @@ A line names the field path, where the value came from, what is wrong and how to
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from cfg.catalog import BUILTIN_APP_NAMES
@@ -349,7 +351,9 @@ def test_every_mistake_is_reported_at_once_in_field_order(project: Project) -> N
     assert [line.removeprefix(PREFIX).split(" (from ")[0] for line in lines] == ["debug", "time_zone", "email.port"]
 
 
-def test_enabling_an_app_that_is_not_in_the_project(project: Project) -> None:
+def test_enabling_an_app_that_is_not_in_the_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A team that deleted apps/support: a None in sys.modules makes the package unfindable, as if it were gone.
+    monkeypatch.setitem(sys.modules, "apps.support", None)
     project.yaml("test", "enable_support: true\n")
     environ = {**TEST, **ALL_APPS_OFF, "ENABLE_ACCOUNTS": "true"}
     del environ["ENABLE_SUPPORT"]

@@ -226,12 +226,12 @@ def test_the_definition_form_refuses_a_toolset_that_is_not_offered(admin_client:
 
 
 def test_saving_keeps_a_toolset_whose_app_is_switched_off(admin_client: Any) -> None:
-    agent = agent_create("keeper", toolsets=["knowbase", "support"])
+    agent = agent_create("keeper", toolsets=["knowbase", "retired"])
     response = admin_client.post(f"{AGENTS}{agent.pk}/change/", definition(name="keeper", toolsets=["database"]))
     assert response.status_code == 302, response.content.decode()
     agent.refresh_from_db()
-    assert agent.toolsets == ["database", "support"]
-    assert "support (unavailable)" in page(admin_client, AGENTS)
+    assert agent.toolsets == ["database", "retired"]
+    assert "retired (unavailable)" in page(admin_client, AGENTS)
 
 
 @pytest.mark.parametrize(

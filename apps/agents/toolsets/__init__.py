@@ -21,6 +21,7 @@ TOOLSET_MODULES = (
     "apps.agents.toolsets.database",
     "apps.agents.toolsets.tasks",
     "apps.agents.toolsets.leads",
+    "apps.agents.toolsets.support",
 )
 
 

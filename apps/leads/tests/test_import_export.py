@@ -106,3 +106,9 @@ def test_the_admin_exports_xlsx_and_imports_csv(client):
     done = client.post("/admin/leads/lead/process_import/", {**confirm.initial, "resource": "0"})
     assert done.status_code == 302
     assert Lead.objects.get(email="alan@example.com").company == "Bletchley"
+
+
+@pytest.mark.parametrize("page", ["/admin/leads/lead/import/", "/admin/leads/lead/export/"])
+def test_a_staff_member_without_the_leads_permissions_may_neither_import_nor_export(client, page):
+    client.force_login(staff_create("other.team@example.com", leads_permissions=False))
+    assert client.get(page).status_code == 403

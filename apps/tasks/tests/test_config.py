@@ -41,6 +41,19 @@ def test_the_worker_check_passes_with_the_immediate_backend():
     assert check_worker_heartbeat().startswith("no worker needed")
 
 
+def test_an_apps_own_schedules_run_while_it_is_enabled_and_a_configured_one_replaces_them_by_name():
+    schedules = load().get_all_settings()["TASKS_PERIODIC"]
+    assert schedules["support_sla_check"]["task"] == "apps.support.tasks.sla_check"
+    assert schedules["support_auto_close"]["task"] == "apps.support.tasks.auto_close"
+    assert "support_sla_check" not in load(ENABLE_SUPPORT="false").get_all_settings()["TASKS_PERIODIC"]
+    replaced = load(
+        TASKS__PERIODIC__SUPPORT_SLA_CHECK__TASK="apps.support.tasks.sla_check",
+        TASKS__PERIODIC__SUPPORT_SLA_CHECK__CRON="*/5 * * * *",
+    ).get_all_settings()["TASKS_PERIODIC"]
+    assert replaced["support_sla_check"]["cron"] == "*/5 * * * *"
+    assert replaced["support_auto_close"]["cron"] == "17 * * * *"
+
+
 def test_periodic_schedules_are_validated():
     config = load(TASKS__PERIODIC__NIGHTLY__TASK="apps.tasks.probes.ping", TASKS__PERIODIC__NIGHTLY__CRON="0 3 * * *")
     assert config.get_all_settings()["TASKS_PERIODIC"]["nightly"]["cron"] == "0 3 * * *"

@@ -1,0 +1,82 @@
+"""Fixtures of the support tests: customers and staff with their API clients, the private storage in a directory of
+the test's own, and the stand-in for Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.storage import FileSystemStorage
+from rest_framework.test import APIClient
+
+from apps.support.models import Attachment
+from apps.support.tests.factories import client_for, staff_create, user_create
+from modules.telegram.testing import FakeTelegram, telegram_server, telegram_settings
+
+SUPPORT_CHAT = "-3003"
+
+
+@pytest.fixture(autouse=True)
+def private_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Attachments are written to a directory of the test's own, which the test can look into. The file field
+    took its storage when the model was defined, so the test's storage is given to the field itself."""
+    location = tmp_path / "private"
+    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", FileSystemStorage(location=location))
+    return location
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def customer(db: Any) -> Any:
+    return user_create("ada.customer@example.com", first_name="Ada", last_name="Lovelace")
+
+
+@pytest.fixture
+def other_customer(db: Any) -> Any:
+    return user_create("bob.customer@example.com", first_name="Bob")
+
+
+@pytest.fixture
+def phone_customer(db: Any) -> Any:
+    """A customer who signed up with a phone number only: no email address to write to."""
+    return user_create(None, phone="+447700900123", first_name="Pat")
+
+
+@pytest.fixture
+def staff(db: Any) -> Any:
+    return staff_create("sam.staff@example.com", first_name="Sam", last_name="Agent")
+
+
+@pytest.fixture
+def other_staff(db: Any) -> Any:
+    return staff_create("olu.staff@example.com", first_name="Olu")
+
+
+@pytest.fixture
+def customer_api(customer: Any) -> APIClient:
+    return client_for(customer)
+
+
+@pytest.fixture
+def other_customer_api(other_customer: Any) -> APIClient:
+    return client_for(other_customer)
+
+
+@pytest.fixture
+def staff_api(staff: Any) -> APIClient:
+    return client_for(staff)
+
+
+@pytest.fixture
+def telegram(settings: Any) -> Iterator[FakeTelegram]:
+    """Telegram configured against a local fake; SLA breaches go to SUPPORT_CHAT."""
+    with telegram_server() as fake:
+        settings.TELEGRAM = telegram_settings(fake, chat_id="-1001")
+        settings.SUPPORT = {**settings.SUPPORT, "TELEGRAM_CHAT_ID": SUPPORT_CHAT}
+        yield fake
