@@ -10,12 +10,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -53,6 +52,17 @@ SLA_FIELDS = (
     "closed_at",
 )
 RECORD_FIELDS = ("created_at", "updated_at", "last_customer_message_at", "last_staff_message_at")
+
+
+def nul_in_query(request: HttpRequest) -> bool:
+    """A NUL in a filter's value (?status__exact=%00) reaches PostgreSQL, which refuses it in a text value: a
+    DataError, a 500, where the queue or its export should answer as for any bad filter."""
+    return any("\x00" in value for _, values in request.GET.lists() for value in values)
+
+
+def bad_filter_redirect() -> HttpResponseRedirect:
+    """What the admin answers a filter it cannot apply: the queue without filters, with its error flag."""
+    return HttpResponseRedirect(f"{reverse('admin:support_ticket_changelist')}?{ERROR_FLAG}=1")
 
 
 class BreachedFilter(admin.SimpleListFilter):
@@ -130,13 +140,17 @@ class TicketAdmin(ModelAdmin, ImportExportModelAdmin):
         tickets: QuerySet[Ticket] = super().get_queryset(request)
         return tickets.annotate(next_due_at=next_due_expression(), unread=unread_expression())
 
-    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
-        # PostgreSQL refuses a NUL in a text value (a DataError, a 500, in a filter such as ?status__exact=%00):
-        # it is answered as any bad filter is, the queue without filters and ?e=1.
-        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
-            raise IncorrectLookupParameters
-        changelist: ChangeList = super().get_changelist_instance(request)
-        return changelist
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponseBase:
+        if nul_in_query(request):
+            return bad_filter_redirect()
+        response: HttpResponseBase = super().changelist_view(request, extra_context)
+        return response
+
+    def export_action(self, request: HttpRequest) -> HttpResponseBase:
+        if nul_in_query(request):
+            return bad_filter_redirect()
+        response: HttpResponseBase = super().export_action(request)
+        return response
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         # The queue: the ticket whose SLA runs out first on top; tickets with no clock running last, newest first.

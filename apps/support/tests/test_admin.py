@@ -138,6 +138,25 @@ def test_staff_who_may_only_view_read_the_chat_but_cannot_post(client, customer)
     assert ticket.status == Status.NEW and not Message.objects.filter(from_staff=True).exists()
 
 
+def test_staff_who_may_only_view_leave_the_customers_messages_unread(client, customer):
+    ticket = ticket_create(customer)
+    client.force_login(agent_create("reader@example.com", "view_ticket"))
+    assert client.get(chat_url(ticket)).status_code == 200
+    assert Message.objects.filter(ticket=ticket, from_staff=False, read_by_staff_at__isnull=True).count() == 1
+    assert not TicketEvent.objects.filter(ticket=ticket, kind="read").exists()
+
+
+@pytest.mark.parametrize("query", ["status__exact=%00", "priority__exact=urgent%00", "status__in=new,%00"])
+def test_a_nul_in_a_queue_filter_is_answered_as_a_bad_filter_by_the_queue_and_its_export(agent_client, customer, query):
+    ticket_create(customer)
+    response = agent_client.get(f"{QUEUE}?{query}")
+    assert response.status_code == 302 and response["Location"] == f"{QUEUE}?e=1"
+    export = agent_client.post(
+        f"{QUEUE}export/?{query}", {"format": "0", "resource": "0", "ticketresource_number": "on"}
+    )
+    assert export.status_code == 302 and export["Location"] == f"{QUEUE}?e=1"
+
+
 def test_the_queue_shows_sla_badges_with_the_nearest_due_first(agent_client, customer, agent):
     now = timezone.now()
     # Normal priority: first response within 480 minutes, resolution within 2880.

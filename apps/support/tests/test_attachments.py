@@ -24,6 +24,7 @@ from apps.support.tests.factories import (
     staff_answer,
     ticket_create,
     upload,
+    user_create,
     webp_bytes,
 )
 
@@ -267,3 +268,21 @@ def test_attachments_appear_in_the_message_event(customer):
     event = ticket.events.get(kind="message")
     assert [item["id"] for item in event.data["attachments"]] == [attachment.token]
     assert event.data["attachments"][0]["name"] == "shot.png"
+
+
+def test_the_files_go_with_their_ticket_once_its_deletion_commits(private_files, django_capture_on_commit_callbacks):
+    customer = user_create("files.go@example.com")
+    ticket = services.ticket_create(
+        requester=customer, subject="Two files", body="See attached.", files=[upload("a.png", png_bytes())]
+    )
+    services.customer_reply(ticket=ticket, author=customer, body="And one more.", files=[upload("b.pdf", PDF_BYTES)])
+    assert len(files_in(private_files)) == 2
+
+    with transaction.atomic():
+        Ticket.objects.filter(pk=ticket.pk).delete()
+        transaction.set_rollback(True)
+    assert len(files_in(private_files)) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Ticket.objects.filter(pk=ticket.pk).delete()
+    assert files_in(private_files) == []
