@@ -10,6 +10,7 @@ the private storage so that no file outlives a transaction that failed.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import logging
@@ -25,7 +26,7 @@ from typing import Any
 
 import filetype
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from PIL import Image, UnidentifiedImageError
 
 from apps.support.exceptions import AttachmentRefused
@@ -72,17 +73,34 @@ KIND_EXTENSIONS = {
 }
 
 
+# An image's pixels, whatever its bytes: a small file can decode to gigabytes in the viewer of whoever opens it.
+MAX_PIXELS = 40_000_000
+# The leading bytes that the kind and the markup checks read; the rest of a file is only hashed and checked as UTF-8.
+HEAD_BYTES = 16 * 1024
+
+
 @dataclass(frozen=True)
 class CheckedFile:
+    """An upload that passed: what it is, and the upload itself to store from (read in chunks, never held whole in
+    memory: a few concurrent replies with the most and largest files would otherwise cost hundreds of MB)."""
+
     kind: str
     content_type: str
-    data: bytes
+    source: Any
+    size: int
     sha256: str
     name: str
 
-    @property
-    def size(self) -> int:
-        return len(self.data)
+
+@dataclass
+class _Scan:
+    """What one pass over an upload's chunks tells: its size (counted to the limit + 1), hash, head, and whether it
+    is UTF-8 text without NUL bytes throughout."""
+
+    size: int
+    sha256: str
+    head: bytes
+    utf8: bool
 
 
 def sanitise_name(name: str) -> str:
@@ -99,39 +117,89 @@ def sanitise_name(name: str) -> str:
     return base
 
 
-def _read(upload: Any, limit: int) -> bytes:
+def _chunks(upload: Any) -> Iterator[bytes]:
     if hasattr(upload, "seek"):
         upload.seek(0)
     if hasattr(upload, "chunks"):
-        data = bytearray()
-        for chunk in upload.chunks():
-            data += chunk
-            if len(data) > limit:
-                break
-        return bytes(data[: limit + 1])
-    return bytes(upload.read(limit + 1))
+        yield from upload.chunks()
+        return
+    while chunk := upload.read(64 * 1024):
+        yield chunk
+
+
+def _scan(upload: Any, limit: int) -> _Scan:
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    head = bytearray()
+    size = 0
+    utf8 = True
+    for chunk in _chunks(upload):
+        size += len(chunk)
+        if size > limit:
+            break
+        digest.update(chunk)
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
+        if utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+            utf8 = utf8 and b"\x00" not in chunk
+    if utf8 and size <= limit:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return _Scan(size=size, sha256=digest.hexdigest(), head=bytes(head), utf8=utf8)
 
 
 def detect_kind(data: bytes) -> str | None:
-    """The kind of the content (png, jpeg, gif, webp, pdf, txt), or None for anything else."""
-    guess = filetype.guess(data)
+    """The kind of `data` (a whole file: png, jpeg, gif, webp, pdf, txt), or None for anything else."""
+    return _kind(io.BytesIO(data), head=data[:HEAD_BYTES], utf8=_is_utf8(data))
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in data
+
+
+def _kind(source: Any, *, head: bytes, utf8: bool) -> str | None:
+    guess = filetype.guess(head)
     kind = {"jpg": "jpeg"}.get(guess.extension, guess.extension) if guess is not None else None
     if kind in IMAGE_KINDS:
-        return kind if _image_verifies(data, str(kind)) else None
-    if data.startswith(b"%PDF-"):
+        return kind if _image_verifies(source, str(kind)) else None
+    if head.startswith(b"%PDF-"):
         return "pdf"
     # The library reads a few leading bytes: text that starts "BM" or "MZ" is a BMP or an executable to it. A real
-    # binary of any such kind has NUL bytes or invalid UTF-8 in it, which _is_text refuses.
-    if _is_text(data):
+    # binary of any such kind has NUL bytes or invalid UTF-8 in it, which the scan refuses.
+    if utf8 and _is_plain_text(head):
         return "txt"
     return None
 
 
-def _image_verifies(data: bytes, kind: str) -> bool:
+def image_pixels(source: Any) -> int:
+    """Width times height as the image's header says, read without decoding it."""
+    source.seek(0)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(source) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:  # Pillow refuses to open far beyond its own limit: too many, certainly
+        return MAX_PIXELS + 1
+    return int(width * height)
+
+
+def _image_verifies(source: Any, kind: str) -> bool:
+    try:
+        source.seek(0)
+        with Image.open(source) as image:
             if image.format != PILLOW_FORMATS[kind]:
                 return False
+            if image.size[0] * image.size[1] > MAX_PIXELS:
+                return True  # what it is; check_upload refuses it for its size in pixels, with its own message
             image.verify()
     # A malformed image makes Pillow's parsers fail in many ways: each one means "not an image we accept".
     except (
@@ -143,21 +211,17 @@ def _image_verifies(data: bytes, kind: str) -> bool:
         IndexError,
         TypeError,
         struct.error,
-        Image.DecompressionBombError,
     ):
         return False
+    except Image.DecompressionBombError:
+        return True  # an image of this kind announcing too many pixels: check_upload refuses it as such
     return True
 
 
-def _is_text(data: bytes) -> bool:
-    if b"\x00" in data:
-        return False
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    head = text.removeprefix("\ufeff")[:MARKUP_SCAN_CHARS]
-    return not (MARKUP_START.match(head) or MARKUP_ANYWHERE.search(head))
+def _is_plain_text(head: bytes) -> bool:
+    """No markup at the start of a text already known to be UTF-8 (the head may end inside a character)."""
+    text = head.decode("utf-8", errors="ignore").removeprefix("\ufeff")[:MARKUP_SCAN_CHARS]
+    return not (MARKUP_START.match(text) or MARKUP_ANYWHERE.search(text))
 
 
 def check_upload(upload: Any) -> CheckedFile:
@@ -165,23 +229,29 @@ def check_upload(upload: Any) -> CheckedFile:
     naming the file: empty, too large, or of a kind not in SUPPORT__ATTACHMENT_KINDS, whatever its name says."""
     name = sanitise_name(str(getattr(upload, "name", "") or ""))
     limit = int(settings.SUPPORT["ATTACHMENT_MAX_BYTES"])
-    data = _read(upload, limit)
-    if not data:
+    scan = _scan(upload, limit)
+    if not scan.size:
         raise AttachmentRefused(f"{name} is empty.")
-    if len(data) > limit:
+    if scan.size > limit:
         raise AttachmentRefused(f"{name} is larger than {_size(limit)}.")
     kinds = list(settings.SUPPORT["ATTACHMENT_KINDS"])
-    kind = detect_kind(data)
+    source = upload if hasattr(upload, "seek") else io.BytesIO(b"".join(_chunks(upload)))
+    kind = _kind(source, head=scan.head, utf8=scan.utf8)
     if kind is None or kind not in kinds:
         raise AttachmentRefused(f"{name} is not a file of an accepted kind ({', '.join(kinds)}).")
+    if kind in IMAGE_KINDS and image_pixels(source) > MAX_PIXELS:
+        raise AttachmentRefused(
+            f"{name} is too large in pixels (more than {MAX_PIXELS // 1_000_000} million): send a smaller image."
+        )
     extension = os.path.splitext(name)[1].lower().lstrip(".")
     if kind == "txt" and extension in NOT_TEXT_EXTENSIONS:
         raise AttachmentRefused(f"{name} is named as a .{extension} file but is text: rename it or send the real file.")
     return CheckedFile(
         kind=kind,
         content_type=CONTENT_TYPES[kind],
-        data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
+        source=source,
+        size=scan.size,
+        sha256=scan.sha256,
         name=name_for_kind(name, kind),
     )
 
@@ -243,7 +313,8 @@ def store_attachments(
             size=checked.size,
             sha256=checked.sha256,
         )
-        attachment.file.save(attachment.token, ContentFile(checked.data), save=False)
+        checked.source.seek(0)
+        attachment.file.save(attachment.token, File(checked.source), save=False)
         stored.append(str(attachment.file.name))
         attachment.save()
         attachments.append(attachment)

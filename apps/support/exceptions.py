@@ -42,7 +42,7 @@ class TransitionNotAllowed(SupportError):
 
 class NotStaff(SupportError):
     code = "not_staff"
-    message = "Tickets are assigned to active staff members only."
+    message = "Tickets are assigned to active staff members who may see tickets (support.view_ticket)."
     field = "assignee"
 
 

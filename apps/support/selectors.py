@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db.models import Aggregate, Count, F, FloatField, Func, Max, Q, QuerySet
 
 from apps.support.exceptions import AttachmentNotFound, TicketNotFound
@@ -238,3 +240,16 @@ def unread_count(*, ticket: Ticket, side: str) -> int:
     if side == "staff":
         return Message.objects.filter(ticket=ticket, from_staff=False, read_by_staff_at__isnull=True).count()
     raise ValueError(f"side must be customer or staff, not {side!r}")
+
+
+def support_staff() -> QuerySet[Any]:
+    """Whom a ticket may be given: active staff who may see tickets (not staff of other teams, who could not open
+    the ticket they were given)."""
+    may_view = Permission.objects.filter(content_type__app_label="support", codename="view_ticket")
+    return (
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .filter(Q(is_superuser=True) | Q(user_permissions__in=may_view) | Q(groups__permissions__in=may_view))
+        .distinct()
+        .order_by("email", "pk")
+    )

@@ -16,13 +16,12 @@ from string import Template
 from typing import Any, Literal
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.support import attachments, events, sla
+from apps.support import attachments, events, selectors, sla
 from apps.support.exceptions import (
     CannedReplyNotFound,
     CategoryNotFound,
@@ -301,7 +300,7 @@ def ticket_assign(*, ticket: Ticket, actor: Any, assignee_id: int | None) -> Tic
     assigned it to themselves). Customers are not told who: the event is STAFF."""
     assignee = None
     if assignee_id is not None:
-        assignee = get_user_model().objects.filter(pk=assignee_id, is_staff=True, is_active=True).first()
+        assignee = selectors.support_staff().filter(pk=assignee_id).first()
         if assignee is None:
             raise NotStaff
     with transaction.atomic():

@@ -6,9 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
-from django.db.models import Q, QuerySet
 from unfold.widgets import (
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
@@ -23,19 +20,6 @@ def status_choices(current: str) -> list[tuple[str, str]]:
     """The statuses offered: where the ticket is and where services.ticket_set_status lets staff move it."""
     allowed = {current, *services.allowed_targets(current)}
     return [(value, label) for value, label in Status.choices if value in allowed]
-
-
-def support_staff() -> QuerySet[Any]:
-    """Whom a ticket may be given: active staff who may see tickets (not staff of other teams, who could not open
-    the ticket they were given)."""
-    may_view = Permission.objects.filter(content_type__app_label="support", codename="view_ticket")
-    return (
-        get_user_model()
-        .objects.filter(is_staff=True, is_active=True)
-        .filter(Q(is_superuser=True) | Q(user_permissions__in=may_view) | Q(groups__permissions__in=may_view))
-        .distinct()
-        .order_by("email", "pk")
-    )
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -105,7 +89,7 @@ class PriorityForm(forms.Form):
 
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
-        queryset=support_staff(), required=False, empty_label="Nobody", widget=UnfoldAdminSelectWidget
+        queryset=selectors.support_staff(), required=False, empty_label="Nobody", widget=UnfoldAdminSelectWidget
     )
 
 
@@ -119,7 +103,7 @@ class TicketForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "assignee" in self.fields:
-            self.fields["assignee"].queryset = support_staff()  # type: ignore[attr-defined]
+            self.fields["assignee"].queryset = selectors.support_staff()  # type: ignore[attr-defined]
         if "status" in self.fields and self.instance.pk is not None:
             self.fields["status"].choices = status_choices(self.instance.status)  # type: ignore[attr-defined]
             self.fields["status"].help_text = "A closed ticket can only be reopened; none goes back to new."

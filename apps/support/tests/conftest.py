@@ -59,6 +59,17 @@ def other_staff(db: Any) -> Any:
 
 
 @pytest.fixture
+def other_team(db: Any) -> Any:
+    """A staff member of another team: no support permissions."""
+    return staff_create("other.team@example.com", permissions=(), first_name="Otto")
+
+
+@pytest.fixture
+def other_team_api(other_team: Any) -> APIClient:
+    return client_for(other_team)
+
+
+@pytest.fixture
 def customer_api(customer: Any) -> APIClient:
     return client_for(customer)
 

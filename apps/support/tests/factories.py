@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from PIL import Image
@@ -23,8 +24,17 @@ def user_create(email: str | None = "ada@example.com", **fields: Any) -> Any:
     return get_user_model().objects.create_user(email=email, **fields)
 
 
-def staff_create(email: str = "sam.staff@example.com", **fields: Any) -> Any:
-    return get_user_model().objects.create_user(email=email, is_staff=True, **fields)
+def staff_create(
+    email: str = "sam.staff@example.com", *, permissions: tuple[str, ...] | None = None, **fields: Any
+) -> Any:
+    """A staff member who works tickets: with every support permission, or only the codenames in `permissions`
+    (() for staff of another team, who may neither see tickets nor be given one)."""
+    user = get_user_model().objects.create_user(email=email, is_staff=True, **fields)
+    granted = Permission.objects.filter(content_type__app_label="support")
+    if permissions is not None:
+        granted = granted.filter(codename__in=permissions)
+    user.user_permissions.add(*granted)
+    return user
 
 
 def client_for(user: Any) -> APIClient:

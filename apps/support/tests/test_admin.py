@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -44,9 +43,7 @@ def chat_url(ticket: Ticket) -> str:
 
 def agent_create(email: str, *codenames: str, **fields: Any) -> Any:
     """A staff member with the given support permissions."""
-    agent = staff_create(email, **fields)
-    agent.user_permissions.add(*Permission.objects.filter(content_type__app_label="support", codename__in=codenames))
-    return agent
+    return staff_create(email, permissions=codenames, **fields)
 
 
 @pytest.fixture
@@ -114,7 +111,7 @@ def test_every_support_admin_page_answers_a_superuser(root_client, customer, roo
 
 def test_staff_without_the_ticket_permissions_see_no_queue_and_no_chat(client, customer):
     ticket = ticket_create(customer)
-    client.force_login(staff_create("other.team@example.com"))
+    client.force_login(staff_create("other.team@example.com", permissions=()))
     assert client.get(QUEUE).status_code == 403
     assert client.get(f"{QUEUE}export/").status_code == 403
     assert client.get(f"{QUEUE}import/").status_code == 403
@@ -297,7 +294,7 @@ def test_the_ticket_page_saves_status_priority_and_assignee_through_the_services
 
 def test_the_ticket_page_offers_only_the_allowed_statuses_and_support_staff(agent_client, customer, agent):
     ticket = ticket_create(customer)
-    staff_create("other.team@example.com")
+    staff_create("other.team@example.com", permissions=())
     services.ticket_set_status(ticket=ticket, actor=agent, status=Status.CLOSED)
     page = agent_client.get(f"{QUEUE}{ticket.pk}/change/")
     form = page.context["adminform"].form

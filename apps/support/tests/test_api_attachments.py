@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -29,9 +28,7 @@ NOT_FOUND = {"detail": "No such attachment.", "error_code": "attachment_not_foun
 
 @pytest.fixture
 def agent(db: Any) -> Any:
-    user = staff_create("alex.agent@example.com", first_name="Alex")
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="support", codename="view_ticket"))
-    return user
+    return staff_create("alex.agent@example.com", permissions=("view_ticket",), first_name="Alex")
 
 
 @pytest.fixture
@@ -103,11 +100,11 @@ def test_staff_with_the_view_permission_get_every_file_notes_included(agent, tic
     assert client.get(link(named(ticket, "bill.pdf"))).status_code == 200
 
 
-def test_staff_without_the_permission_are_treated_as_anyone_else(staff_api, staff, ticket):
-    response = staff_api.get(link(named(ticket, "bill.pdf")))
+def test_staff_without_the_permission_are_treated_as_anyone_else(other_team_api, other_team, ticket):
+    response = other_team_api.get(link(named(ticket, "bill.pdf")))
     assert response.status_code == 404 and response.json() == NOT_FOUND
-    own = ticket_create(staff, files=[upload("mine.pdf", PDF_BYTES)])
-    assert staff_api.get(link(named(own, "mine.pdf"))).status_code == 200
+    own = ticket_create(other_team, files=[upload("mine.pdf", PDF_BYTES)])
+    assert other_team_api.get(link(named(own, "mine.pdf"))).status_code == 200
 
 
 def test_downloading_needs_a_signed_in_user(ticket):

@@ -55,7 +55,7 @@ def test_the_dashboard_counts_open_and_breached_tickets_and_the_median_first_res
 
 
 def test_the_support_cards_need_the_ticket_view_permission(client):
-    staff = staff_create("other.team@example.com")
+    staff = staff_create("other.team@example.com", permissions=())
     client.force_login(staff)
     assert "support_open_tickets" not in dashboard_figures(client.get("/admin/").content.decode())
     staff.user_permissions.add(Permission.objects.get(content_type__app_label="support", codename="view_ticket"))

@@ -136,7 +136,9 @@ def test_unknown_users_and_bad_rows_are_named_and_the_file_saves_nothing(custome
     assert errors[3] == {"body": ["a new ticket needs its first message in the body column"]}
     assert "no ticket has the number 999999" in errors[4]["number"][0]
     assert errors[5]["status"][0].startswith("sleeping is not a status; use new, open,")
-    assert errors[6] == {"assignee": ["Tickets are assigned to active staff members only."]}
+    assert errors[6] == {
+        "assignee": ["Tickets are assigned to active staff members who may see tickets (support.view_ticket)."]
+    }
     assert get_user_model().objects.count() == users
     ticket.refresh_from_db()
     assert ticket.status == Status.NEW and Ticket.objects.count() == 1  # row 1 was rolled back with the rest
