@@ -20,6 +20,9 @@ $(VENV)/.local-installed: $(PY) requirements/base.txt requirements/prod.txt requ
 
 $(VENV)/.dev-installed: $(VENV)/.local-installed requirements/dev.txt
 	$(PIP) install -r requirements/dev.txt -c requirements/constraints.txt
+	@# generate_clients' TypeScript generator, beside the venv's Python (modules/api/clients.py): offline afterwards.
+	@if command -v npm >/dev/null; then npm install --prefix $(VENV)/node --no-audit --no-fund --silent \
+		"$$(grep -o 'openapi-typescript@[0-9.]*' modules/api/clients.py | head -1)"; fi
 	@touch $@
 
 install: $(VENV)/.local-installed

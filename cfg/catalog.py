@@ -150,6 +150,8 @@ MODULES: tuple[AppSpec, ...] = (
     AppSpec(app="modules.email"),
     AppSpec(app="modules.telegram"),
     AppSpec(app="modules.twilio"),
+    # runserver_ngrok and the public URL of this process (docs/ngrok.md); the SDK is a development requirement.
+    AppSpec(app="modules.ngrok"),
     # Chat and embeddings (docs/llm.md); a Django app for its record of provider calls.
     AppSpec(
         app="modules.llm",
@@ -166,8 +168,8 @@ MODULES: tuple[AppSpec, ...] = (
     # The home page at /, the API's root at /api/ and the favicon (a Django app for its templates).
     AppSpec(app="modules.pages", urls="modules.pages.urls"),
     AppSpec(
+        # A Django app for its management commands (generate_clients, validate_openapi, check_endpoints).
         app="modules.api",
-        django_app=False,
         provides={
             "exception_handler": "modules.api.errors.exception_handler",
             "json_parser": "modules.api.errors.JSONParser",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from enum import Enum
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, SecretStr
@@ -22,6 +23,9 @@ def masked_dump(model: BaseModel) -> dict[str, Any]:
 
 
 def _masked(value: Any) -> Any:
+    # A str enum would pass the text checks below and print as its repr (<Environment.TEST: 'test'>).
+    if isinstance(value, Enum):
+        return _masked(value.value)
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else ""
     if isinstance(value, BaseModel):

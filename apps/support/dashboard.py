@@ -39,7 +39,7 @@ def duration(seconds: float | None) -> str:
 
 
 def support_cards(request: HttpRequest) -> list[Card]:
-    if not request.user.has_perm("support.view_ticket"):
+    if not request.user.has_perm(selectors.VIEW_PERMISSION):
         return []
     queue = reverse("admin:support_ticket_changelist")
     week = week_start()

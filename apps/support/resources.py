@@ -231,13 +231,14 @@ class TicketResource(resources.ModelResource):  # type: ignore[misc]
         return self._changes(Ticket.objects.get(pk=instance.pk), instance, actor)
 
     def _changes(self, ticket: Ticket, wanted: Ticket, actor: Any) -> Ticket:
-        if wanted.status and wanted.status != ticket.status:
-            ticket = services.ticket_set_status(ticket=ticket, actor=actor, status=wanted.status)
-        if wanted.priority and wanted.priority != ticket.priority:
-            ticket = services.ticket_set_priority(ticket=ticket, actor=actor, priority=wanted.priority)
-        if wanted.assignee_id != ticket.assignee_id:
-            ticket = services.ticket_assign(ticket=ticket, actor=actor, assignee_id=wanted.assignee_id)
-        return ticket
+        # A blank status or priority keeps the ticket's (KEPT_WHEN_BLANK); a blank assignee unassigns.
+        return services.ticket_update(
+            ticket=ticket,
+            actor=actor,
+            status=wanted.status or ticket.status,
+            priority=wanted.priority or ticket.priority,
+            assignee_id=wanted.assignee_id,
+        )
 
     def import_data(
         self,

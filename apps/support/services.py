@@ -223,19 +223,14 @@ def _public_reply_applied(ticket: Ticket, *, message: Message, author: Any) -> N
 def ticket_mark_read(*, ticket: Ticket, reader: Any, side: Literal["customer", "staff"]) -> int:
     """Marks what the other side wrote as read by `side` (a customer reads public staff replies; staff read the
     customer's messages); returns how many were marked. A "read" event tells the other side, when any were."""
-    if side not in ("customer", "staff"):
-        raise ValueError(f"side must be customer or staff, not {side!r}")
+    unread_filter = selectors.unread_by(side)
     with transaction.atomic():
         locked = _locked(ticket)
         if side == "customer" and (reader is None or locked.requester_id != reader.pk):
             raise TicketNotFound
         now = timezone.now()
-        if side == "customer":
-            unread = locked.messages.filter(from_staff=True, internal=False, read_by_customer_at__isnull=True)
-            field = "read_by_customer_at"
-        else:
-            unread = locked.messages.filter(from_staff=False, read_by_staff_at__isnull=True)
-            field = "read_by_staff_at"
+        unread = locked.messages.filter(**unread_filter)
+        field = f"read_by_{side}_at"
         up_to = unread.aggregate(last=Max("pk"))["last"]
         if up_to is None:
             return 0
@@ -327,6 +322,19 @@ def ticket_assign(*, ticket: Ticket, actor: Any, assignee_id: int | None) -> Tic
             ticket_id, new_id = locked.pk, assignee.pk
             transaction.on_commit(lambda: notify_assignee.enqueue(ticket_id, new_id), robust=True)
     return _refreshed(locked)
+
+
+def ticket_update(*, ticket: Ticket, actor: Any, status: str, priority: str, assignee_id: int | None) -> Ticket:
+    """Sets the status, priority and assignee given, each through its own service (its rules, history row and event)
+    and only where it differs, in that order: the admin's ticket page and an import row. A refusal stops there; the
+    changes made before it stay."""
+    if status != ticket.status:
+        ticket = ticket_set_status(ticket=ticket, actor=actor, status=status)
+    if priority != ticket.priority:
+        ticket = ticket_set_priority(ticket=ticket, actor=actor, priority=priority)
+    if assignee_id != ticket.assignee_id:
+        ticket = ticket_assign(ticket=ticket, actor=actor, assignee_id=assignee_id)
+    return ticket
 
 
 def _refreshed(ticket: Ticket) -> Ticket:

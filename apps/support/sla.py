@@ -22,15 +22,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.support import events
-from apps.support.models import ACTIVE_STATUSES, Audience, Status, Ticket, TicketChange
+from apps.support.models import ACTIVE_STATUSES, FINISHED_STATUSES, Audience, Status, Ticket, TicketChange
 
 BreachKind = Literal["first_response", "resolution"]
 FIRST_RESPONSE: BreachKind = "first_response"
 RESOLUTION: BreachKind = "resolution"
 
-# The statuses in which the resolution clock runs: waiting for the customer pauses it, resolved and closed stop it.
+# The statuses in which the resolution clock runs: waiting for the customer pauses it, resolved and closed
+# (FINISHED_STATUSES) stop it.
 RESOLUTION_RUNNING = (Status.NEW, Status.OPEN, Status.WAITING_FOR_STAFF)
-STOPPED = (Status.RESOLVED, Status.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def apply_status(ticket: Ticket, status: str, *, now: datetime) -> None:
     if previous == Status.WAITING_FOR_CUSTOMER and ticket.paused_at is not None:
         _add_pause(ticket, ticket.paused_at, now)
         ticket.paused_at = None
-    elif previous in STOPPED and status not in STOPPED:
+    elif previous in FINISHED_STATUSES and status not in FINISHED_STATUSES:
         # Reopened: the time it spent resolved (or closed) does not count against the resolution target.
         stopped_since = ticket.resolved_at or ticket.closed_at
         if stopped_since is not None:

@@ -69,7 +69,12 @@ class RunFilterSerializer(serializers.Serializer[dict[str, Any]]):
     queue = serializers.RegexField(r"^[A-Za-z0-9_.-]+$", required=False, max_length=100)
 
 
+STAFF_ONLY = {401: "Not signed in", 403: "Not staff"}
+
+
 class TaskRunListView(generics.ListAPIView[TaskRun]):
+    """Task runs, the last enqueued first, paginated; filtered by status, queue or task when asked."""
+
     permission_classes = [IsAdminUser]
     serializer_class = TaskRunListSerializer
 
@@ -87,15 +92,29 @@ class TaskRunListView(generics.ListAPIView[TaskRun]):
             runs = runs.filter(task_path=task) if "." in task else runs.filter(task_path__endswith=f".{task}")
         return runs
 
-    @extend_schema(parameters=[RunFilterSerializer])
+    @extend_schema(
+        parameters=[RunFilterSerializer],
+        responses={
+            200: TaskRunListSerializer(many=True),
+            **error_responses(
+                {400: "Bad filter: an unknown status, or a task or queue name that cannot be", **STAFF_ONLY}
+            ),
+        },
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
 
 class TaskRunDetailView(generics.RetrieveAPIView[TaskRun]):
+    """One run in full: its arguments, attempts, workers, return value, errors and traceback."""
+
     permission_classes = [IsAdminUser]
     serializer_class = TaskRunSerializer
     queryset = TaskRun.objects.all()
+
+    @extend_schema(responses={200: TaskRunSerializer, **error_responses({**STAFF_ONLY, 404: "No such run"})})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class RetriedSerializer(serializers.Serializer[dict[str, Any]]):
@@ -115,8 +134,7 @@ class TaskRunRetryView(APIView):
             202: RetriedSerializer,
             **error_responses(
                 {
-                    401: "Not signed in",
-                    403: "Not staff",
+                    **STAFF_ONLY,
                     404: "No such run",
                     409: "The run has not finished, or its task cannot be loaded",
                     503: "The task queue is unreachable; nothing was queued",
@@ -131,9 +149,32 @@ class TaskRunRetryView(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+class MinuteSerializer(serializers.Serializer[dict[str, Any]]):
+    minute = serializers.DateTimeField()
+    successful = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class LastHourSerializer(serializers.Serializer[dict[str, Any]]):
+    successful = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    per_minute = MinuteSerializer(many=True, help_text="The last 60 minutes, oldest first, empty minutes included")
+
+
+class TaskStatsSerializer(serializers.Serializer[dict[str, Any]]):
+    by_status = serializers.DictField(child=serializers.IntegerField(), help_text="Runs per status, every status")
+    total = serializers.IntegerField()
+    running = serializers.IntegerField()
+    failed_last_24h = serializers.IntegerField()
+    last_hour = LastHourSerializer(help_text="Runs that finished in the last hour")
+
+
 class TaskStatsView(APIView):
+    """The figures of the tasks dashboard: runs per status, failures in the last 24 hours, and the runs that
+    finished in the last hour, minute by minute."""
+
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: TaskStatsSerializer, **error_responses(STAFF_ONLY)})
     def get(self, request: Request) -> Response:
         return Response(selectors.stats())

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import re
+
+from pydantic import Field, SecretStr, field_validator
 
 from cfg.models.base import ConfigModel
+
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 
 
 class TelegramConfig(ConfigModel):
@@ -43,9 +47,33 @@ class TwilioConfig(ConfigModel):
 
 
 class NgrokConfig(ConfigModel):
-    enabled: bool = False
-    """Open an ngrok tunnel in development (not built yet)"""
+    """`manage.py runserver_ngrok` (modules/ngrok, development only): the dev server behind a public HTTPS URL."""
+
     authtoken: SecretStr = SecretStr("")
-    """ngrok auth token (not built yet)"""
+    """ngrok authtoken from https://dashboard.ngrok.com/get-started/your-authtoken (empty: runserver_ngrok refuses)"""
     domain: str = ""
-    """Reserved ngrok domain (not built yet)"""
+    """Your reserved ngrok domain, e.g. myapp.ngrok.app (empty: ngrok picks one)"""
+    server_addr: str = ""
+    """host:port of the ngrok service (empty: ngrok's own; tests point it at a local address)"""
+    connect_timeout: int = Field(default=15, ge=1, le=300)
+    """Seconds to wait for the tunnel to open"""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.authtoken.get_secret_value())
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_is_a_host_name(cls, value: str) -> str:
+        host = value.strip().lower()
+        if host and not _HOST_NAME.fullmatch(host):
+            raise ValueError(f"{value!r} is not a host name; write the domain alone, e.g. myapp.ngrok.app")
+        return host
+
+    @field_validator("server_addr")
+    @classmethod
+    def _server_addr_is_host_and_port(cls, value: str) -> str:
+        host, colon, port = value.strip().rpartition(":")
+        if value and not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"{value!r} is not host:port; write e.g. connect.ngrok-agent.com:443")
+        return value.strip()

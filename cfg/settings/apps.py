@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 from cfg.catalog import MODULES
+from cfg.environment import Environment
 from cfg.middleware import place_middleware
 from cfg.models.core import CoreConfig
 
@@ -36,6 +38,8 @@ THIRD_PARTY_APPS = [
     "import_export",
     "axes",
 ]
+# Installed in development and tests where importable: requirements/local.txt has it, the production image does not.
+DEVELOPMENT_APPS = ["django_extensions"]
 
 
 def apps_settings(config: CoreConfig) -> dict[str, Any]:
@@ -49,11 +53,17 @@ def apps_settings(config: CoreConfig) -> dict[str, Any]:
     checks = {name: path for spec in enabled for name, path in spec.checks.items()}
     return {
         "ENABLED_APPS": [spec.name for spec in enabled],
-        "INSTALLED_APPS": ADMIN_APPS + DJANGO_APPS + THIRD_PARTY_APPS + local_apps,
+        "INSTALLED_APPS": ADMIN_APPS + DJANGO_APPS + THIRD_PARTY_APPS + development_apps(config) + local_apps,
         "MIDDLEWARE": place_middleware([*app_middleware, *config.project_middleware]),
         "URL_MOUNTS": [(spec.url_prefix, spec.urls) for spec in (*MODULES, *enabled) if spec.urls],
         "HEALTH_CHECKS": checks,
     }
+
+
+def development_apps(config: CoreConfig) -> list[str]:
+    if config.env not in (Environment.DEVELOPMENT, Environment.TEST):
+        return []
+    return [name for name in DEVELOPMENT_APPS if importlib.util.find_spec(name) is not None]
 
 
 def app_settings(config: CoreConfig) -> list[tuple[str, dict[str, Any]]]:

@@ -6,9 +6,11 @@ from cfg.models.core import CoreConfig
 
 
 def integrations_settings(config: CoreConfig) -> dict[str, Any]:
-    """TELEGRAM and TWILIO for modules/telegram and modules/twilio; EMAIL_USE_TASKS for modules/email."""
+    """TELEGRAM, TWILIO and NGROK for modules/telegram, modules/twilio and modules/ngrok; EMAIL_USE_TASKS for
+    modules/email."""
     telegram = config.telegram
     twilio = config.twilio
+    ngrok = config.ngrok
     return {
         "TELEGRAM": {
             "BOT_TOKEN": telegram.bot_token.get_secret_value(),
@@ -27,6 +29,12 @@ def integrations_settings(config: CoreConfig) -> dict[str, Any]:
             "VERIFY_SERVICE_SID": twilio.verify_service_sid,
             "API_BASE_URL": twilio.api_base_url.rstrip("/"),
             "TIMEOUT": twilio.timeout,
+        },
+        "NGROK": {
+            "AUTHTOKEN": ngrok.authtoken.get_secret_value(),
+            "DOMAIN": ngrok.domain,
+            "SERVER_ADDR": ngrok.server_addr,
+            "CONNECT_TIMEOUT": ngrok.connect_timeout,
         },
         # A worker runs queued sends when the tasks app is on or tasks go to Redis; otherwise send inline.
         "EMAIL_USE_TASKS": config.enable_tasks or config.tasks.backend != "immediate",

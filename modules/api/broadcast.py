@@ -278,10 +278,17 @@ class _RedisHub:
             channel in self.on_server and channel not in self.answers_due for channel in subscription.channels
         )
 
-    async def _subscribe(self, channels: list[str]) -> None:
-        self.on_server.update(channels)
+    def _sent(self, channels: list[str], *, subscribe: bool) -> None:
+        """Notes a SUBSCRIBE (or UNSUBSCRIBE) of `channels` on its way: each is confirmed once Redis answered it."""
+        if subscribe:
+            self.on_server.update(channels)
+        else:
+            self.on_server.difference_update(channels)
         for channel in channels:
             self.answers_due[channel] = self.answers_due.get(channel, 0) + 1
+
+    async def _subscribe(self, channels: list[str]) -> None:
+        self._sent(channels, subscribe=True)
         try:
             await self.pubsub.subscribe(*channels)
         except (RedisError, OSError):
@@ -328,9 +335,7 @@ class _RedisHub:
         # Channels that come while the first SUBSCRIBE is on its way are sent by this loop too; once `ready`, each
         # new subscription sends its own.
         while pending := [channel for channel in self.subscribers if channel not in self.on_server]:
-            self.on_server.update(pending)
-            for channel in pending:
-                self.answers_due[channel] = self.answers_due.get(channel, 0) + 1
+            self._sent(pending, subscribe=True)
             await self.pubsub.subscribe(*pending)
         self.ready = True
 
@@ -342,9 +347,7 @@ class _RedisHub:
             if self.to_unsubscribe:
                 gone = sorted(self.to_unsubscribe)
                 self.to_unsubscribe.clear()
-                self.on_server.difference_update(gone)
-                for channel in gone:
-                    self.answers_due[channel] = self.answers_due.get(channel, 0) + 1
+                self._sent(gone, subscribe=False)
                 await self.pubsub.unsubscribe(*gone)
             message = await self.pubsub.get_message(timeout=READ_SECONDS)
             now = loop.time()

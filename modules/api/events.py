@@ -15,22 +15,26 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 
 from modules.api.exceptions import ServiceError
 
+if TYPE_CHECKING:
+    from rest_framework.serializers import Serializer
+
 logger = logging.getLogger(__name__)
 
 Event = tuple[str, dict[str, Any]]
 MEDIA_TYPE = "text/event-stream"
+LAST_EVENT_ID = "Last-Event-ID"
 
 
 def encode(name: str, data: Any, *, id: int | str | None = None) -> bytes:
@@ -72,6 +76,26 @@ def wants_events(request: Request) -> bool:
 
 def is_asgi(request: Request) -> bool:
     return isinstance(request._request, ASGIRequest)
+
+
+def resume_cursor(request: Request, serializer_class: type[Serializer[Any]], field: str) -> int | None:
+    """Where a client resumes: the Last-Event-ID header (a reconnecting EventSource sends it; an empty one, an event
+    stream's id reset, is no header), else the query parameter `field`, else the field's default (None without
+    one). `serializer_class` reads both: its `field` is an IntegerField from 0. A header it refuses is a 400 that
+    names the header."""
+    header = request.headers.get(LAST_EVENT_ID, "").strip()
+    if header:
+        serializer = serializer_class(data={field: header})
+        if not serializer.is_valid():
+            most = getattr(serializer.fields[field], "max_value", None)
+            raise ValidationError(
+                {LAST_EVENT_ID: [f"Must be the id of an event (a whole number from 0 to {most}); got {header[:40]!r}."]}
+            )
+    else:
+        serializer = serializer_class(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+    cursor = serializer.validated_data.get(field)
+    return None if cursor is None else int(cursor)
 
 
 def stream_response(content: Iterator[bytes] | AsyncIterator[bytes]) -> StreamingHttpResponse:

@@ -101,6 +101,7 @@ class MeView(APIView):
     @extend_schema(
         tags=["accounts"],
         summary="The current user",
+        description="The signed-in user's profile: contact details, sign-in channels and avatar.",
         responses={200: UserSerializer, **error_responses(NOT_SIGNED_IN)},
     )
     def get(self, request: Request) -> Response:
@@ -109,6 +110,8 @@ class MeView(APIView):
     @extend_schema(
         tags=["accounts"],
         summary="Update the current user",
+        description="Changes the profile fields (first_name, last_name); send only those to change. The email "
+        "address, phone number and Telegram chat are sign-in channels, changed with codes at their own endpoints.",
         request=ProfileUpdateSerializer,
         responses={200: UserSerializer, **error_responses({400: "Invalid or fixed field", **NOT_SIGNED_IN})},
     )
@@ -133,6 +136,8 @@ class AvatarView(APIView):
     @extend_schema(
         tags=["accounts"],
         summary="Upload the current user's avatar",
+        description="An image as multipart/form-data (JPEG, PNG or WebP unless configured otherwise), within the "
+        "size limit. It is recognised by its content, not its name, and stored re-encoded in place of the last one.",
         request={"multipart/form-data": AvatarUploadSerializer},
         responses={200: UserSerializer, **error_responses({400: "Wrong type or size", **NOT_SIGNED_IN})},
     )
@@ -226,6 +231,8 @@ class TelegramLinkConfirmView(APIView):
     @extend_schema(
         tags=["accounts"],
         summary="Confirm a Telegram link with both codes",
+        description="The code sent to the new chat and the one sent to the account's existing channel: when both "
+        "are right the chat is linked and receives sign-in codes from then on.",
         request=TelegramLinkConfirmSerializer,
         responses={
             200: UserSerializer,

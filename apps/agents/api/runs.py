@@ -26,10 +26,17 @@ from apps.agents.api.common import (
 )
 from apps.agents.api.stream import BATCH, RunEventFeed, poll
 from apps.agents.models import RunEvent, RunStatus
-from modules.api.events import MEDIA_TYPE, EventStreamRenderer, is_asgi, stream_response, wants_events
+from modules.api.events import (
+    LAST_EVENT_ID,
+    MEDIA_TYPE,
+    EventStreamRenderer,
+    is_asgi,
+    resume_cursor,
+    stream_response,
+    wants_events,
+)
 from modules.api.schema import error_responses
 
-LAST_EVENT_ID = "Last-Event-ID"
 MAX_SEQ = 2**31 - 1  # RunEvent.seq is a PositiveIntegerField
 KINDS = (
     "status ({status}: queued, running, waiting_for_approval, succeeded, failed, cancelled), text ({delta}: a piece "
@@ -79,24 +86,8 @@ class AfterSerializer(serializers.Serializer[Any]):
 
 
 def events_after(request: Request) -> int:
-    """Where to resume: the Last-Event-ID header (a reconnecting EventSource sends it), else ?after=, else 0. An
-    empty header (an event stream's id reset) is no header."""
-    header = request.headers.get(LAST_EVENT_ID, "")
-    if header.strip():
-        serializer = AfterSerializer(data={"after": header.strip()})
-        if not serializer.is_valid():
-            raise serializers.ValidationError(
-                {
-                    LAST_EVENT_ID: [
-                        f"Must be the id of an event (a whole number from 0 to {MAX_SEQ}); got {header[:40]!r}."
-                    ]
-                }
-            )
-    else:
-        serializer = AfterSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-    after: int = serializer.validated_data["after"]
-    return after
+    """Where to resume: the Last-Event-ID header (a reconnecting EventSource sends it), else ?after=, else 0."""
+    return resume_cursor(request, AfterSerializer, "after") or 0
 
 
 def settled_after(run_id: int, after: int) -> bool:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from pydantic_ai.exceptions import ModelRetry, ToolFailed
@@ -32,6 +31,7 @@ from apps.agents.toolsets.support import (
 )
 from apps.support import services, sla
 from apps.support.models import Audience, Message, Status, Ticket, TicketChange, TicketEvent
+from apps.support.tests.factories import agent_create, fresh, staff_create, ticket_create, user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -49,35 +49,16 @@ def context(user: Any) -> Any:
     return SimpleNamespace(deps=deps(user))
 
 
-def user_create(email: str, **fields: Any) -> Any:
-    return get_user_model().objects.create_user(email=email, **fields)
-
-
-def staff_create(email: str, *, codenames: tuple[str, ...] = ("view_ticket", "change_ticket"), **fields: Any) -> Any:
-    """A staff member with the given support permissions (none: one of another team)."""
-    user = user_create(email, is_staff=True, **fields)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="support", codename__in=codenames))
-    return user
-
-
-def ticket_create(requester: Any, subject: str = "The export fails", body: str = "It stops at 90%.") -> Ticket:
-    return services.ticket_create(requester=requester, subject=subject, body=body)
-
-
-def refreshed(ticket: Ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
-
-
 @pytest.fixture
 def worker() -> Any:
     """A staff member who works on support: may read and change tickets."""
-    return staff_create("sam@example.com", first_name="Sam", last_name="Stone")
+    return agent_create("sam@example.com", first_name="Sam", last_name="Stone")
 
 
 @pytest.fixture
 def reader() -> Any:
     """A staff member who may read tickets, not change them."""
-    return staff_create("reader@example.com", codenames=("view_ticket",))
+    return agent_create("reader@example.com", permissions=("view_ticket",))
 
 
 @pytest.fixture
@@ -88,7 +69,7 @@ def grace() -> Any:
 
 @pytest.fixture
 def ticket(grace: Any) -> Ticket:
-    return ticket_create(grace)
+    return ticket_create(grace, subject="The export fails", body="It stops at 90%.")
 
 
 def outsiders() -> list[Any]:
@@ -97,7 +78,7 @@ def outsiders() -> list[Any]:
     user = user_create("ada@example.com")
     permitted = user_create("eve@example.com")
     permitted.user_permissions.add(*Permission.objects.filter(content_type__app_label="support"))
-    return [user, permitted, staff_create("other@example.com", codenames=())]
+    return [user, permitted, staff_create("other@example.com", permissions=())]
 
 
 def test_the_toolset_is_registered_under_its_name():
@@ -135,7 +116,7 @@ def test_search_finds_tickets_and_gives_each_ones_people_and_sla(worker, grace, 
 
     assert [found["number"] for found in by_subject] == [ticket.number]
     assert {found["number"] for found in everyone} == {ticket.number, other.number}
-    ticket = refreshed(ticket)
+    ticket = fresh(ticket)
     assert by_subject[0] == {
         "number": ticket.number,
         "subject": "The export fails",
@@ -228,7 +209,7 @@ def test_get_reads_the_ticket_with_its_replies_and_notes_marked_history_and_sla(
 
     read = ask(worker, "get_ticket", number=ticket.number)
 
-    ticket = refreshed(ticket)
+    ticket = fresh(ticket)
     assert (read["number"], read["subject"], read["status"], read["priority"]) == (
         ticket.number,
         "The export fails",
@@ -295,7 +276,7 @@ def test_a_user_without_the_support_permissions_is_refused_even_by_calling_the_t
         with pytest.raises(ModelRetry, match=re.escape(CHANGE_REFUSAL)):
             async_to_sync(set_ticket_status)(context(outsider), number=ticket.number, status="closed")
     assert Message.objects.count() == 1
-    assert refreshed(ticket).status == Status.NEW
+    assert fresh(ticket).status == Status.NEW
 
 
 def test_a_reader_reads_but_may_not_change(reader, ticket):
@@ -311,7 +292,7 @@ def test_a_reader_reads_but_may_not_change(reader, ticket):
     with pytest.raises(ModelRetry, match=re.escape(CHANGE_REFUSAL)):
         async_to_sync(set_ticket_status)(context(reader), number=ticket.number, status="closed")
     assert Message.objects.count() == 1
-    assert refreshed(ticket).status == Status.NEW
+    assert fresh(ticket).status == Status.NEW
 
 
 def test_a_note_waits_for_approval_is_added_once_approved_and_never_emails_the_customer(
@@ -350,7 +331,7 @@ def test_a_note_waits_for_approval_is_added_once_approved_and_never_emails_the_c
     assert smtp.messages == []
     [event] = TicketEvent.objects.filter(kind="message", data__id=note.pk)
     assert event.audience == Audience.STAFF
-    ticket = refreshed(ticket)
+    ticket = fresh(ticket)
     assert ticket.first_responded_at is None and ticket.status == Status.NEW
 
 
@@ -386,7 +367,7 @@ def test_a_reply_waits_for_approval_then_emails_the_customer(
     [mail] = smtp.messages
     assert mail.rcpt_tos == [grace.email]
     assert "Fixed in today's release." in mail.text
-    assert refreshed(ticket).first_responded_at is not None
+    assert fresh(ticket).first_responded_at is not None
 
 
 def test_a_denied_reply_sends_nothing(worker, ticket, smtp, django_capture_on_commit_callbacks):
@@ -438,13 +419,13 @@ def test_a_status_change_waits_for_approval_and_is_recorded_in_the_history_once_
     paused = async_to_sync(agent.run)("go", deps=deps(worker))
 
     assert approval_requested(paused).args_as_dict() == {"number": ticket.number, "status": "resolved"}
-    assert refreshed(ticket).status == Status.NEW
+    assert fresh(ticket).status == Status.NEW
     assert not TicketChange.objects.filter(field="status").exists()
 
     answer = answered(resume(agent, worker, paused, approved=True))
 
     assert answer == {"number": ticket.number, "status": "resolved"}
-    ticket = refreshed(ticket)
+    ticket = fresh(ticket)
     assert ticket.status == Status.RESOLVED and ticket.resolved_at is not None
     change = TicketChange.objects.get(field="status")
     assert (change.ticket_id, change.old_value, change.new_value, change.actor) == (
@@ -461,7 +442,7 @@ def test_a_denied_status_change_changes_nothing(worker, ticket):
 
     resume(agent, worker, paused, approved=False)
 
-    assert refreshed(ticket).status == Status.NEW
+    assert fresh(ticket).status == Status.NEW
     assert not TicketChange.objects.filter(field="status").exists()
 
 
@@ -508,7 +489,7 @@ def test_a_move_no_longer_allowed_when_approved_reaches_the_model_as_an_error(wo
 
     # Checked again when approved: the model is told what the ticket may become now, and nothing is recorded.
     assert answer == {"error": f"Ticket #{ticket.number} is closed: it cannot become resolved; it can become open."}
-    assert refreshed(ticket).status == Status.CLOSED
+    assert fresh(ticket).status == Status.CLOSED
     assert [change.new_value for change in TicketChange.objects.filter(field="status")] == ["closed"]
 
 
@@ -517,7 +498,7 @@ def services_refusal(user: Any, ticket: Ticket, status: str) -> str:
     from apps.support.exceptions import TransitionNotAllowed
 
     with pytest.raises(TransitionNotAllowed) as refused:
-        services.ticket_set_status(ticket=refreshed(ticket), actor=user, status=status)
+        services.ticket_set_status(ticket=fresh(ticket), actor=user, status=status)
     return str(refused.value.message)
 
 
@@ -529,7 +510,7 @@ def test_the_status_machine_refuses_a_wrong_move_even_when_the_tool_is_called_un
 
     with pytest.raises(ToolFailed, match=re.escape(refused)):
         async_to_sync(set_ticket_status)(context(worker), number=ticket.number, status="resolved")
-    assert refreshed(ticket).status == Status.CLOSED
+    assert fresh(ticket).status == Status.CLOSED
 
 
 def test_permissions_withdrawn_before_approval_stop_the_change(

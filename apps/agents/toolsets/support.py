@@ -26,8 +26,6 @@ from apps.agents.deps import AgentDeps
 from apps.agents.toolsets import ToolsetSpec
 from modules.api.exceptions import ServiceError
 
-VIEW_PERMISSION = "support.view_ticket"
-CHANGE_PERMISSION = "support.change_ticket"
 MAX_TICKETS = 50
 MAX_QUERY = 200
 # What get_ticket returns of a ticket's past: its latest messages and changes, and each text cut short.
@@ -47,23 +45,27 @@ async def _support[T](function: Callable[..., T], /, **kwargs: Any) -> T:
         raise ToolFailed(error.message) from error
 
 
-def _may(user: Any, permission: str) -> bool:
-    """Whether the staff API would let `user` do what `permission` covers: staff, with the permission (their own,
-    a group's, or as a superuser)."""
+def _may(user: Any, *, change: bool) -> bool:
+    """Whether the staff API would let `user` change tickets (`change`) or read them: staff, with the permission
+    (their own, a group's, or as a superuser)."""
+    from apps.support import selectors
+
+    permission = selectors.CHANGE_PERMISSION if change else selectors.VIEW_PERMISSION
     return bool(getattr(user, "is_staff", False)) and user.has_perm(permission)
 
 
 def _require(user: Any, *, change: bool) -> None:
-    if change and not _may(user, CHANGE_PERMISSION):
+    if _may(user, change=change):
+        return
+    if change:
         raise ModelRetry(
             "You may not change tickets: that takes a staff account with the support.change_ticket permission. Tell "
             "the user to ask an administrator for it."
         )
-    if not change and not _may(user, VIEW_PERMISSION):
-        raise ModelRetry(
-            "You may not read tickets: that takes a staff account with the support.view_ticket permission. Tell the "
-            "user to ask an administrator for it."
-        )
+    raise ModelRetry(
+        "You may not read tickets: that takes a staff account with the support.view_ticket permission. Tell the "
+        "user to ask an administrator for it."
+    )
 
 
 def _short(text: str) -> str:
@@ -349,12 +351,12 @@ async def set_ticket_status(ctx: RunContext[AgentDeps], number: int, status: str
 
 async def _for_readers(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:
     """The read tools are offered to staff who may read tickets only (each tool checks again)."""
-    return tool if await sync_to_async(_may, thread_sensitive=True)(ctx.deps.user, VIEW_PERMISSION) else None
+    return tool if await sync_to_async(_may, thread_sensitive=True)(ctx.deps.user, change=False) else None
 
 
 async def _for_changers(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:
     """The write tools are offered to staff who may change tickets only (each tool checks again)."""
-    return tool if await sync_to_async(_may, thread_sensitive=True)(ctx.deps.user, CHANGE_PERMISSION) else None
+    return tool if await sync_to_async(_may, thread_sensitive=True)(ctx.deps.user, change=True) else None
 
 
 def build() -> FunctionToolset[AgentDeps]:

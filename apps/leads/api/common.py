@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, IsAdminUser
-from rest_framework.request import Request
-from rest_framework.views import APIView
+from rest_framework.exceptions import NotFound
 
 from apps.leads import selectors
 from apps.leads.models import ATTRIBUTION_FIELDS, CONTACT_FIELDS, TRANSITIONS, Lead, LeadNote, LeadTouch, StatusChange
+from modules.api.permissions import StaffWithModelPermissions
 
 TAG = "leads"
 STAFF_ONLY = {401: "Not signed in", 403: "Not a staff member, or one without the leads permissions"}
@@ -23,23 +21,15 @@ STATUS_HELP = "new, contacted, qualified, won or lost"
 STAFF_BODY_BYTES = 16 * 1024
 
 
-class StaffOnly(IsAdminUser):
+class StaffOnly(StaffWithModelPermissions):
     """Staff members who work on leads, as in the admin: reading takes the view permission, a change (status,
     assignee, note) the change permission. Staff of other teams are refused."""
 
     message = "Only staff members may use the leads pipeline."
-    no_permission = (
-        "Your account does not have the leads permissions to {what}: ask an administrator for them (or for a group "
-        "that has them)."
-    )
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        reading = request.method in SAFE_METHODS
-        if request.user.has_perm(selectors.VIEW_PERMISSION if reading else selectors.CHANGE_PERMISSION):
-            return True
-        raise PermissionDenied(self.no_permission.format(what="read leads" if reading else "change leads"))
+    view_permission = selectors.VIEW_PERMISSION
+    change_permission = selectors.CHANGE_PERMISSION
+    team = "leads"
+    records = "leads"
 
 
 def lead_or_404(lead_id: int, *, whole: bool = False) -> Lead:

@@ -118,7 +118,11 @@ class MailingListListView(generics.ListAPIView[MailingList]):
     def get_queryset(self) -> QuerySet[MailingList]:
         return public_lists()
 
-    @extend_schema(tags=["newsletter"], summary="The public mailing lists")
+    @extend_schema(
+        tags=["newsletter"],
+        summary="The public mailing lists",
+        responses={200: MailingListSerializer(many=True), **error_responses({429: "Too many requests"})},
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -223,6 +227,8 @@ class MeExportView(APIView):
     @extend_schema(
         tags=["newsletter"],
         summary="Download my newsletter data",
+        description="Everything kept about the signed-in user's subscriber (its subscriptions, consent records and "
+        "whether the address is suppressed) as a JSON file to keep.",
         responses={
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
             **error_responses({**NOT_SIGNED_IN, 404: "No subscriber for this account"}),

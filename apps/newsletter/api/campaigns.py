@@ -233,6 +233,7 @@ class CampaignDetailView(APIView):
     @extend_schema(
         tags=[TAG],
         summary="Read a campaign",
+        description="The campaign with its bodies, its status and its statistics so far.",
         responses={200: CampaignSerializer, **error_responses({**STAFF, 404: NO_CAMPAIGN})},
     )
     def get(self, request: Request, campaign_id: int) -> Response:
@@ -241,6 +242,8 @@ class CampaignDetailView(APIView):
     @extend_schema(
         tags=[TAG],
         summary="Change a draft or scheduled campaign",
+        description="Send only the fields to change; the templates are checked before anything is saved. A "
+        "scheduled campaign stays scheduled.",
         request=CampaignWriteSerializer(partial=True),
         responses={
             200: CampaignSerializer,
@@ -260,6 +263,7 @@ class CampaignDetailView(APIView):
     @extend_schema(
         tags=[TAG],
         summary="Delete a draft or cancelled campaign",
+        description="Removes the campaign for good; one that is scheduled, sending or sent must be cancelled first.",
         responses={
             204: OpenApiResponse(description="Deleted"),
             **error_responses({**STAFF, 404: NO_CAMPAIGN, 409: "Scheduled, sending or sent: cancel it first"}),

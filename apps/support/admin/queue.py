@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
-from django.db.models.functions import Coalesce, Least
+from django.db.models import Case, F, Q, When
+from django.db.models.functions import Least
 
-from apps.support.models import ACTIVE_STATUSES, FINISHED_STATUSES, Message, Priority, Status, Ticket
+from apps.support.models import ACTIVE_STATUSES, FINISHED_STATUSES, Priority, Status, Ticket
 from apps.support.sla import RESOLUTION_RUNNING
 
 SOON = timedelta(hours=1)
@@ -50,18 +50,6 @@ def next_due_expression() -> Least:
     )
     resolution = Case(When(status__in=RESOLUTION_RUNNING, then=F("resolution_due_at")))
     return Least(first_response, resolution)
-
-
-def unread_expression() -> Coalesce:
-    """How many of the customer's messages no staff member has read."""
-    unread = (
-        Message.objects.filter(ticket=OuterRef("pk"), from_staff=False, read_by_staff_at__isnull=True)
-        .order_by()
-        .values("ticket")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return Coalesce(Subquery(unread), 0)
 
 
 def next_due(ticket: Ticket) -> datetime | None:

@@ -25,7 +25,7 @@ from unfold.contrib.filters.admin import RangeDateTimeFilter
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 
-from apps.support import resources, services
+from apps.support import resources, selectors, services
 from apps.support.admin import chat
 from apps.support.admin.forms import PriorityForm, TicketForm
 from apps.support.admin.queue import (
@@ -35,7 +35,6 @@ from apps.support.admin.queue import (
     STATUS_LABELS,
     next_due_expression,
     sla_badge,
-    unread_expression,
 )
 from apps.support.exceptions import SupportError
 from apps.support.models import Status, Ticket, TicketChange
@@ -138,7 +137,7 @@ class TicketAdmin(ModelAdmin, ImportExportModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         tickets: QuerySet[Ticket] = super().get_queryset(request)
-        return tickets.annotate(next_due_at=next_due_expression(), unread=unread_expression())
+        return selectors.unread_annotated(tickets.annotate(next_due_at=next_due_expression()), side="staff")
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponseBase:
         if nul_in_query(request):
@@ -202,14 +201,14 @@ class TicketAdmin(ModelAdmin, ImportExportModelAdmin):
         history and the event; nothing is saved around them."""
         if not change:
             raise PermissionDenied
-        stored = Ticket.objects.get(pk=obj.pk)
         try:
-            if obj.status != stored.status:
-                stored = services.ticket_set_status(ticket=stored, actor=request.user, status=obj.status)
-            if obj.priority != stored.priority:
-                stored = services.ticket_set_priority(ticket=stored, actor=request.user, priority=obj.priority)
-            if obj.assignee_id != stored.assignee_id:
-                stored = services.ticket_assign(ticket=stored, actor=request.user, assignee_id=obj.assignee_id)
+            services.ticket_update(
+                ticket=Ticket.objects.get(pk=obj.pk),
+                actor=request.user,
+                status=obj.status,
+                priority=obj.priority,
+                assignee_id=obj.assignee_id,
+            )
         except SupportError as error:  # a concurrent change since the page was shown: said, not a 500
             self.message_user(request, error.message, messages.ERROR)
         obj.refresh_from_db()

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.support import selectors
-from apps.support.api.common import NOT_SIGNED_IN, SMALL_BODY_BYTES, TAG, VIEW_PERMISSION
+from apps.support.api.common import NOT_SIGNED_IN, SMALL_BODY_BYTES, TAG
 from apps.support.exceptions import AttachmentNotFound
 from apps.support.models import Attachment
 from modules.api.schema import error_responses
@@ -48,7 +48,7 @@ class AnyAccept(BaseContentNegotiation):
 def attachment_for(user: Any, token: str) -> Attachment:
     if TOKEN.fullmatch(token) is None:
         raise AttachmentNotFound
-    if user.is_staff and user.has_perm(VIEW_PERMISSION):
+    if user.is_staff and user.has_perm(selectors.VIEW_PERMISSION):
         return selectors.attachment_for_staff(token=token)
     return selectors.attachment_for_customer(user=user, token=token)
 

@@ -8,23 +8,18 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, Throttled
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
-from apps.support import events, services
+from apps.support import events, selectors, services
 from apps.support.models import SUBJECT_MAX, CannedReply, Category, Message, Priority, Status, Ticket, TicketChange
 from modules.api.errors import JSONParser
+from modules.api.permissions import StaffWithModelPermissions
 
 TAG = "support"
-VIEW_PERMISSION = "support.view_ticket"
-CHANGE_PERMISSION = "support.change_ticket"
 NOT_SIGNED_IN = {401: "Not signed in"}
 STAFF_ONLY = {401: "Not signed in", 403: "Not a staff member, or one without the support permissions"}
 NO_TICKET_404 = {404: "No such ticket (for a customer: or not one of theirs)"}
@@ -53,24 +48,16 @@ def message_body_limit() -> int:
     return files + text + MESSAGE_EXTRA_BYTES
 
 
-class StaffOnly(IsAdminUser):
+class StaffOnly(StaffWithModelPermissions):
     """Staff members who work on support, as in the admin: reading takes the view permission, a change (a reply, a
     note, a status, a priority, an assignee, a read receipt) the change permission. Staff of other teams are
     refused."""
 
     message = "Only staff members may use the support queue."
-    no_permission = (
-        "Your account does not have the support permissions to {what}: ask an administrator for them (or for a group "
-        "that has them)."
-    )
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        reading = request.method in SAFE_METHODS
-        if request.user.has_perm(VIEW_PERMISSION if reading else CHANGE_PERMISSION):
-            return True
-        raise PermissionDenied(self.no_permission.format(what="read tickets" if reading else "change tickets"))
+    view_permission = selectors.VIEW_PERMISSION
+    change_permission = selectors.CHANGE_PERMISSION
+    team = "support"
+    records = "tickets"
 
 
 class ThrottledMessages:
@@ -99,25 +86,6 @@ def priority_value(value: str) -> str:
     if value not in Priority.values:
         raise serializers.ValidationError(f"{value!r} is not a priority; the priorities are {PRIORITY_HELP}.")
     return value
-
-
-# The messages each side has not read yet: a customer, staff's public replies; staff, the customer's messages.
-UNREAD_BY = {
-    "customer": {"from_staff": True, "internal": False, "read_by_customer_at__isnull": True},
-    "staff": {"from_staff": False, "read_by_staff_at__isnull": True},
-}
-
-
-def unread_annotated(tickets: QuerySet[Ticket], *, side: str) -> QuerySet[Ticket]:
-    """`unread` on every ticket of a list, in the list's one query (a subquery: no join that multiplies rows)."""
-    unread = (
-        Message.objects.filter(ticket=OuterRef("pk"), **UNREAD_BY[side])
-        .order_by()
-        .values("ticket")
-        .annotate(count=Count("id"))
-        .values("count")
-    )
-    return tickets.annotate(unread=Coalesce(Subquery(unread), Value(0)))
 
 
 def refuse_files(request: Request) -> None:
@@ -223,7 +191,7 @@ UNREAD_HELP = "Messages from the other side not yet read"
 
 
 class TicketRowSerializer(TicketSerializer):
-    """A ticket in the customer's list: `unread` annotated by the list's query (unread_annotated)."""
+    """A ticket in the customer's list: `unread` annotated by the list's query (selectors.unread_annotated)."""
 
     unread = serializers.IntegerField(read_only=True, help_text=UNREAD_HELP)
 
@@ -296,7 +264,7 @@ class StaffTicketSerializer(TicketSerializer):
 
 
 class StaffTicketRowSerializer(StaffTicketSerializer):
-    """A ticket in the queue: `unread` annotated by the queue's query (unread_annotated)."""
+    """A ticket in the queue: `unread` annotated by the queue's query (selectors.unread_annotated)."""
 
     unread = serializers.IntegerField(read_only=True, help_text=UNREAD_HELP)
 

@@ -35,7 +35,6 @@ from apps.support.api.common import (
     refuse_files,
     refuse_stray_files,
     status_value,
-    unread_annotated,
 )
 from apps.support.models import SUBJECT_MAX, Category, Ticket
 from apps.support.throttles import CreateThrottle, ReplyThrottle
@@ -96,7 +95,7 @@ class TicketListView(ThrottledMessages, generics.ListAPIView[Ticket]):
         wanted = filters.validated_data.get("status")
         if wanted:
             tickets = tickets.filter(status=wanted)
-        return unread_annotated(tickets, side="customer")
+        return selectors.unread_annotated(tickets, side="customer")
 
     @extend_schema(
         tags=[TAG],

@@ -28,12 +28,18 @@ from apps.support.api.common import (
     TAG,
     StaffOnly,
 )
-from modules.api.events import MEDIA_TYPE, EventStreamRenderer, is_asgi, wants_events
+from modules.api.events import (
+    LAST_EVENT_ID,
+    MEDIA_TYPE,
+    EventStreamRenderer,
+    is_asgi,
+    resume_cursor,
+    wants_events,
+)
 from modules.api.schema import error_responses
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
-LAST_EVENT_ID = "Last-Event-ID"
 KINDS = (
     "created, message (data: the message as the ticket's answer shows it), status and priority (data: number, "
     "subject, status, priority, updated_at), read (data: side, up_to, at); for staff also assignee and sla_breach. "
@@ -82,26 +88,6 @@ class EventPageSerializer(serializers.Serializer[Any]):
     more = serializers.BooleanField(help_text="More events wait after the cursor: ask again at once")
 
 
-def cursor_of(request: Request) -> int | None:
-    """Where to resume: the Last-Event-ID header (an empty one is none), else ?since=, else None."""
-    header = request.headers.get(LAST_EVENT_ID, "").strip()
-    if header:
-        serializer = SinceSerializer(data={"since": header})
-        if not serializer.is_valid():
-            raise serializers.ValidationError(
-                {
-                    LAST_EVENT_ID: [
-                        f"Must be the id of an event (a whole number from 0 to {ID_MAX}); got {header[:40]!r}."
-                    ]
-                }
-            )
-    else:
-        serializer = SinceSerializer(data=request.query_params)
-        serializer.is_valid(raise_exception=True)
-    since: int | None = serializer.validated_data.get("since")
-    return since
-
-
 def etag_matches(request: Request, etag: str) -> bool:
     """If-None-Match names this ETag (compared weakly, as RFC 9110 says for If-None-Match) or is `*`."""
     wanted = parse_etags(request.headers.get("If-None-Match", ""))
@@ -140,7 +126,7 @@ def events_schema(operation_id: str, summary: str, who: str, errors: dict[int, s
 
 def events_answer(request: Request, scope: live.Scope) -> HttpResponseBase:
     """The stream, or the page for pollers, of `scope`: the caller was allowed to see it already."""
-    since = cursor_of(request)
+    since = resume_cursor(request, SinceSerializer, "since")
     if wants_events(request):
         after = live.last_event_id(scope) if since is None else since
         return live.stream(scope, after, asgi=is_asgi(request))

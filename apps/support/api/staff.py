@@ -36,7 +36,6 @@ from apps.support.api.common import (
     refuse_files,
     refuse_stray_files,
     status_value,
-    unread_annotated,
 )
 from apps.support.models import FINISHED_STATUSES, CannedReply, Status, Ticket
 from modules.api.schema import error_responses
@@ -175,7 +174,7 @@ class QueueView(generics.ListAPIView[Ticket]):
             q=values.get("q"),
         )
         tickets = tickets.annotate(next_due_at=NEXT_DUE).order_by(*ORDERINGS[values.get("ordering", DUE)])
-        return unread_annotated(tickets, side="staff")
+        return selectors.unread_annotated(tickets, side="staff")
 
     @extend_schema(
         tags=[TAG],

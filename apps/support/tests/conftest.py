@@ -1,5 +1,5 @@
-"""Fixtures of the support tests: customers and staff with their API clients, the private storage in a directory of
-the test's own, and the stand-in for Telegram."""
+"""Fixtures of the support tests: customers and staff with their API clients, a ticket, the private storage in a
+directory of the test's own, the stand-in for Telegram, and Redis database 14."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from django.core.files.storage import FileSystemStorage
 from rest_framework.test import APIClient
 
-from apps.support.models import Attachment
-from apps.support.tests.factories import client_for, staff_create, user_create
+from apps.support.models import Attachment, Ticket
+from apps.support.tests.factories import REDIS_URL, agent_create, client_for, staff_create, ticket_create, user_create
 from modules.telegram.testing import FakeTelegram, telegram_server, telegram_settings
 
 SUPPORT_CHAT = "-3003"
@@ -59,6 +60,12 @@ def other_staff(db: Any) -> Any:
 
 
 @pytest.fixture
+def agent(db: Any) -> Any:
+    """A staff member who works on support: reads and changes tickets, and nothing else."""
+    return agent_create("alex.agent@example.com", first_name="Alex", last_name="Agent")
+
+
+@pytest.fixture
 def other_team(db: Any) -> Any:
     """A staff member of another team: no support permissions."""
     return staff_create("other.team@example.com", permissions=(), first_name="Otto")
@@ -82,6 +89,29 @@ def other_customer_api(other_customer: Any) -> APIClient:
 @pytest.fixture
 def staff_api(staff: Any) -> APIClient:
     return client_for(staff)
+
+
+@pytest.fixture
+def agent_api(agent: Any) -> APIClient:
+    return client_for(agent)
+
+
+@pytest.fixture
+def ticket(customer: Any) -> Ticket:
+    return ticket_create(customer)
+
+
+@pytest.fixture
+def redis_14() -> Iterator[redis.Redis]:
+    """Redis database 14 (REDIS_URL), emptied after the test; the test is skipped without a Redis here."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    yield client
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -12,12 +13,25 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
+from django.tasks import task_backends
+from django.tasks.backends.dummy import DummyBackend
+from django.test.utils import CaptureQueriesContext
 from PIL import Image
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.support import services
 from apps.support.models import CannedReply, Category, Message, Ticket
+
+# What a staff member who works on support is given in the admin: reading and changing tickets.
+AGENT_PERMISSIONS = ("view_ticket", "change_ticket")
+# Tasks kept, not run: with settings.TASKS = DUMMY_TASKS, queued_tasks() lists what was enqueued.
+DUMMY_TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+# The Redis database the support tests may use (and empty): the redis_14 fixture's.
+REDIS_URL = "redis://127.0.0.1:6379/14"
+# An internal note and a public reply, for the tests that follow where each goes.
+NOTE = "Internal: the customer's card was flagged for fraud"
+REPLY = "We have refunded the difference."
 
 
 def user_create(email: str | None = "ada@example.com", **fields: Any) -> Any:
@@ -35,6 +49,13 @@ def staff_create(
         granted = granted.filter(codename__in=permissions)
     user.user_permissions.add(*granted)
     return user
+
+
+def agent_create(
+    email: str = "alex.agent@example.com", *, permissions: tuple[str, ...] = AGENT_PERMISSIONS, **fields: Any
+) -> Any:
+    """A staff member who works on support: with the ticket permissions (or only the codenames in `permissions`)."""
+    return staff_create(email, permissions=permissions, **fields)
 
 
 def client_for(user: Any) -> APIClient:
@@ -75,6 +96,30 @@ def ticket_backdate(ticket: Ticket, created_at: datetime) -> Ticket:
 
 def staff_answer(ticket: Ticket, staff: Any, body: str = "We are on it.", **fields: Any) -> Message:
     return services.staff_reply(ticket=ticket, author=staff, body=body, **fields)
+
+
+def fresh(ticket: Ticket) -> Ticket:
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+def queued_tasks() -> list[tuple[str, tuple[object, ...]]]:
+    backend = task_backends["default"]
+    assert isinstance(backend, DummyBackend)
+    return [(result.task.name, tuple(result.args)) for result in backend.results]
+
+
+def queries_of(client: APIClient, path: str) -> int:
+    """How many queries a GET of `path` takes (answered 200)."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(queries.captured_queries)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def png_bytes(size: tuple[int, int] = (4, 3), color: str = "red") -> bytes:

@@ -20,6 +20,7 @@ from apps.support import services
 from apps.support.admin import chat
 from apps.support.models import Audience, Message, Priority, Status, Ticket, TicketChange, TicketEvent
 from apps.support.tests.factories import (
+    agent_create,
     canned_create,
     category_create,
     png_bytes,
@@ -41,11 +42,6 @@ def chat_url(ticket: Ticket) -> str:
     return reverse("admin:support_ticket_chat", args=[ticket.pk])
 
 
-def agent_create(email: str, *codenames: str, **fields: Any) -> Any:
-    """A staff member with the given support permissions."""
-    return staff_create(email, permissions=codenames, **fields)
-
-
 @pytest.fixture
 def root(db: Any) -> Any:
     return get_user_model().objects.create_superuser(
@@ -57,11 +53,6 @@ def root(db: Any) -> Any:
 def root_client(client: Any, root: Any) -> Any:
     client.force_login(root)
     return client
-
-
-@pytest.fixture
-def agent(db: Any) -> Any:
-    return agent_create("agent@example.com", "view_ticket", "change_ticket", first_name="Alex", last_name="Agent")
 
 
 @pytest.fixture
@@ -122,7 +113,7 @@ def test_staff_without_the_ticket_permissions_see_no_queue_and_no_chat(client, c
 
 def test_staff_who_may_only_view_read_the_chat_but_cannot_post(client, customer):
     ticket = ticket_create(customer)
-    client.force_login(agent_create("reader@example.com", "view_ticket"))
+    client.force_login(agent_create("reader@example.com", permissions=("view_ticket",)))
     page = client.get(chat_url(ticket))
     assert page.status_code == 200
     html = page.content.decode()
@@ -137,7 +128,7 @@ def test_staff_who_may_only_view_read_the_chat_but_cannot_post(client, customer)
 
 def test_staff_who_may_only_view_leave_the_customers_messages_unread(client, customer):
     ticket = ticket_create(customer)
-    client.force_login(agent_create("reader@example.com", "view_ticket"))
+    client.force_login(agent_create("reader@example.com", permissions=("view_ticket",)))
     assert client.get(chat_url(ticket)).status_code == 200
     assert Message.objects.filter(ticket=ticket, from_staff=False, read_by_staff_at__isnull=True).count() == 1
     assert not TicketEvent.objects.filter(ticket=ticket, kind="read").exists()
@@ -300,7 +291,7 @@ def test_the_ticket_page_offers_only_the_allowed_statuses_and_support_staff(agen
     form = page.context["adminform"].form
     assert [value for value, _ in form.fields["status"].choices] == ["open", "closed"]
     assignees = [choice[0].instance.email for choice in form.fields["assignee"].choices if choice[0]]
-    assert assignees == ["agent@example.com"]
+    assert assignees == [agent.email]
     assert chat_url(ticket) in links(page.content.decode())
     refused = agent_client.post(f"{QUEUE}{ticket.pk}/change/", ticket_page_values(ticket, status="resolved"))
     assert refused.status_code == 200 and "Select a valid choice" in str(refused.context["adminform"].form.errors)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -18,6 +16,7 @@ from apps.support.tests.factories import (
     PDF_BYTES,
     category_create,
     png_bytes,
+    queries_of,
     staff_answer,
     ticket_create,
     upload,
@@ -321,13 +320,6 @@ def test_the_list_filters_by_status_and_refuses_an_unknown_one(customer, custome
     assert response.status_code == 400
     assert "is not a status" in response.json()["status"][0]
     assert customer_api.get(TICKETS, {"page": "x"}).status_code == 404
-
-
-def queries_of(client: APIClient, path: str) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
-    assert response.status_code == 200
-    return len(queries.captured_queries)
 
 
 def test_the_list_and_a_ticket_take_as_many_queries_with_many_rows_as_with_one(customer, customer_api, staff):

@@ -8,8 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -17,12 +15,13 @@ from rest_framework.test import APIClient
 from apps.support import services
 from apps.support.models import Message, Status, Ticket, TicketChange, TicketEvent
 from apps.support.tests.factories import (
+    agent_create,
     canned_create,
     category_create,
     client_for,
     png_bytes,
+    queries_of,
     staff_answer,
-    staff_create,
     ticket_backdate,
     ticket_create,
     upload,
@@ -46,26 +45,6 @@ TICKET_ENDPOINTS = [
 ENDPOINTS = [("get", "queue"), ("get", "canned-replies"), ("get", "queue-events"), *TICKET_ENDPOINTS]
 # What each POST would change if it were let through.
 PAYLOAD = {"body": "Mine now", "status": "closed", "priority": "urgent", "assignee": None}
-
-
-def support_staff(email: str, *, codenames: tuple[str, ...] = ("view_ticket", "change_ticket"), **fields: Any) -> Any:
-    """A staff member who works on support: with the ticket permissions the admin gives them (or only some)."""
-    return staff_create(email, permissions=codenames, **fields)
-
-
-@pytest.fixture
-def agent(db: Any) -> Any:
-    return support_staff("alex.agent@example.com", first_name="Alex", last_name="Agent")
-
-
-@pytest.fixture
-def agent_api(agent: Any) -> APIClient:
-    return client_for(agent)
-
-
-@pytest.fixture
-def ticket(customer: Any) -> Ticket:
-    return ticket_create(customer)
 
 
 def path_of(name: str, ticket: Ticket | int) -> str:
@@ -120,7 +99,7 @@ def test_staff_without_the_support_permissions_are_refused_as_the_admin_refuses_
 
 
 def test_staff_who_may_only_view_tickets_read_but_do_not_change_them(ticket):
-    viewer = client_for(support_staff("viewer@example.com", codenames=("view_ticket",)))
+    viewer = client_for(agent_create("viewer@example.com", permissions=("view_ticket",)))
     for method, name in ENDPOINTS:
         response = send(viewer, method, path_of(name, ticket))
         assert response.status_code == (200 if method == "get" else 403), name
@@ -245,13 +224,6 @@ def test_the_queue_puts_the_soonest_running_sla_deadline_first(customer, agent):
     numbers = queue_numbers(client_for(agent))
     assert numbers[:3] == [urgent_late.number, fresh.number, low.number]
     assert set(numbers[3:]) == {answered.number, resolved.number}
-
-
-def queries_of(client: APIClient, path: str) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(path)
-    assert response.status_code == 200
-    return len(queries.captured_queries)
 
 
 def test_the_queue_and_a_ticket_take_as_many_queries_with_many_rows_as_with_one(

@@ -12,30 +12,20 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
-from django.tasks import task_backends
-from django.tasks.backends.dummy import DummyBackend
 from django.utils import timezone
 
 from apps.support import services
 from apps.support.models import Status, Ticket, TicketEvent
-from apps.support.tests.factories import staff_answer, ticket_backdate, ticket_create
+from apps.support.tests.factories import DUMMY_TASKS, queued_tasks, staff_answer, ticket_backdate, ticket_create
 from modules.email.testing import smtp_mailers
 
 pytestmark = pytest.mark.django_db
-
-DUMMY = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
 
 
 def run(command: str, *args: str) -> str:
     out = StringIO()
     call_command(command, *args, stdout=out)
     return out.getvalue()
-
-
-def queued_tasks() -> list[tuple[str, tuple[object, ...]]]:
-    backend = task_backends["default"]
-    assert isinstance(backend, DummyBackend)
-    return [(result.task.name, tuple(result.args)) for result in backend.results]
 
 
 def overdue(customer: Any, hours: float = 10) -> Ticket:
@@ -52,7 +42,7 @@ def table_gone(table: str) -> None:
 
 
 def test_the_check_flags_prints_and_enqueues_the_notifications(customer, settings, django_capture_on_commit_callbacks):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     ticket = overdue(customer)
     # Each notification is enqueued as its flag commits.
     with django_capture_on_commit_callbacks(execute=True):
@@ -68,7 +58,7 @@ def test_the_check_flags_prints_and_enqueues_the_notifications(customer, setting
 def test_the_check_can_send_the_notifications_itself(
     customer, staff, smtp, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     ticket = services.ticket_assign(ticket=overdue(customer), actor=staff, assignee_id=staff.pk)
     out = StringIO()
     with django_capture_on_commit_callbacks(execute=True):
@@ -96,7 +86,7 @@ def test_an_inline_notification_that_cannot_be_sent_is_reported_and_the_check_go
 
 
 def test_the_dry_run_lists_and_changes_nothing(customer, staff, settings):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     ticket = overdue(customer, hours=100)
     output = run("support_sla_check", "--dry-run")
     assert f"#{ticket.number}: first response would flag" in output

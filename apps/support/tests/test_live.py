@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -30,7 +29,16 @@ from rest_framework.test import APIClient
 from apps.support import live, services
 from apps.support.events import QUEUE_CHANNEL, channel_for_ticket
 from apps.support.models import Audience, Ticket, TicketEvent
-from apps.support.tests.factories import client_for, staff_create, ticket_create, user_create
+from apps.support.tests.factories import (
+    NOTE,
+    REDIS_URL,
+    REPLY,
+    agent_create,
+    client_for,
+    free_port,
+    ticket_create,
+    user_create,
+)
 from config.asgi import application
 from modules.api import broadcast
 from modules.api.testing import (  # noqa: F401  (a fixture)
@@ -40,29 +48,6 @@ from modules.api.testing import (  # noqa: F401  (a fixture)
 )
 
 SSE = "text/event-stream"
-REDIS_URL = "redis://127.0.0.1:6379/14"
-NOTE = "Internal: the customer's card was flagged for fraud"
-REPLY = "We have refunded the difference."
-
-
-def agent_create(email: str = "amy.agent@example.com") -> Any:
-    """A staff member with the support permissions."""
-    return staff_create(email, permissions=("view_ticket", "change_ticket"), first_name="Amy")
-
-
-@pytest.fixture
-def agent(db: Any) -> Any:
-    return agent_create()
-
-
-@pytest.fixture
-def agent_api(agent: Any) -> APIClient:
-    return client_for(agent)
-
-
-@pytest.fixture
-def ticket(customer: Any) -> Ticket:
-    return ticket_create(customer)
 
 
 @pytest.fixture
@@ -450,18 +435,6 @@ def test_under_asgi_without_redis_a_reply_reaches_the_customer_as_it_is_posted_a
     assert released and all(released)
 
 
-@pytest.fixture
-def redis_14() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    yield client
-    client.flushdb()
-    client.close()
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("asgi_streams", "_connections_closed_after_each_request")
 def test_under_asgi_with_redis_a_staff_stream_hears_notes_through_pub_sub(settings, redis_14):
@@ -492,12 +465,6 @@ def test_under_asgi_with_redis_a_staff_stream_hears_notes_through_pub_sub(settin
     with Later(0.8, lambda: reply_and_note(ticket, agent)):
         customer_client.get(ticket_events_url(ticket))
     assert_reply_came_live_and_note_never(customer_client)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateRedis:
@@ -722,13 +689,13 @@ def test_staff_typing_a_reply_is_shown_to_the_customer_and_a_note_or_the_custome
             "kind": "typing",
             "ticket": ticket.number,
             "audience": "public",
-            "data": {"side": "staff", "name": "Amy", "internal": False},
+            "data": {"side": "staff", "name": "Alex Agent", "internal": False},
             "created_at": to_customer[0]["data"]["created_at"],
         }
     ]
     assert [(event["data"]["audience"], event["data"]["data"]) for event in to_staff] == [
-        ("staff", {"side": "staff", "name": "Amy", "internal": True}),
-        ("public", {"side": "staff", "name": "Amy", "internal": False}),
+        ("staff", {"side": "staff", "name": "Alex Agent", "internal": True}),
+        ("public", {"side": "staff", "name": "Alex Agent", "internal": False}),
         ("staff", {"side": "customer", "name": "Ada Lovelace"}),
     ]
     # No id: a reconnect's Last-Event-ID is the last real event's, and nothing replays a typing event.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,27 +17,18 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.support.models import Audience, Ticket, TicketEvent
-from apps.support.tests.factories import ticket_create, user_create
-from apps.support.tests.test_live import NOTE, REPLY, agent_create
+from apps.support.tests.factories import NOTE, REDIS_URL, REPLY, agent_create, free_port, ticket_create, user_create
 from modules.api.testing import sse_parse
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 HOST = "127.0.0.1"
 CUSTOMER_SAYS = "Thank you, the refund arrived."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def database_url() -> str:
@@ -144,18 +134,6 @@ class Follower(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=10)
-
-
-@pytest.fixture
-def redis_14() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    yield client
-    client.flushdb()
-    client.close()
 
 
 @pytest.mark.usefixtures("redis_14")

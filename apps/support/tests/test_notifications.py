@@ -8,24 +8,22 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.tasks import task_backends
-from django.tasks.backends.dummy import DummyBackend
 from django.utils import timezone
 
 from apps.support import notifications, services, sla, tasks
 from apps.support.models import Message
 from apps.support.tests.conftest import SUPPORT_CHAT
-from apps.support.tests.factories import png_bytes, staff_answer, ticket_backdate, ticket_create, upload
+from apps.support.tests.factories import (
+    DUMMY_TASKS,
+    png_bytes,
+    queued_tasks,
+    staff_answer,
+    ticket_backdate,
+    ticket_create,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
-
-DUMMY = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-
-
-def queued_tasks() -> list[tuple[str, tuple[object, ...]]]:
-    backend = task_backends["default"]
-    assert isinstance(backend, DummyBackend)
-    return [(result.task.name, tuple(result.args)) for result in backend.results]
 
 
 @pytest.fixture
@@ -52,7 +50,7 @@ def test_a_staff_reply_emails_the_requester_with_the_reply_and_the_link(
 
 
 def test_the_email_waits_for_the_commit(customer, staff, settings, django_capture_on_commit_callbacks):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     ticket = ticket_create(customer)
     with django_capture_on_commit_callbacks() as callbacks:
         message = staff_answer(ticket, staff)
@@ -63,7 +61,7 @@ def test_the_email_waits_for_the_commit(customer, staff, settings, django_captur
 
 
 def test_an_internal_note_emails_nobody(customer, staff, smtp, settings, django_capture_on_commit_callbacks):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     ticket = ticket_create(customer)
     with django_capture_on_commit_callbacks(execute=True):
         note = services.staff_reply(ticket=ticket, author=staff, body="They are a difficult customer.", internal=True)

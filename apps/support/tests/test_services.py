@@ -24,6 +24,7 @@ from apps.support.tests.factories import (
     Held,
     canned_create,
     category_create,
+    fresh,
     png_bytes,
     staff_answer,
     staff_create,
@@ -43,10 +44,6 @@ def history_of(ticket: Ticket) -> list[tuple[str, str, str]]:
     return list(
         TicketChange.objects.filter(ticket=ticket).order_by("pk").values_list("field", "old_value", "new_value")
     )
-
-
-def fresh(ticket: Ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 def set_status(ticket: Ticket, status: str) -> Ticket:

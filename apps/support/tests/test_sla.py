@@ -10,34 +10,31 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection
-from django.tasks import task_backends
-from django.tasks.backends.dummy import DummyBackend
 from django.utils import timezone
 
 from apps.support import services, sla, tasks
 from apps.support.models import Audience, Status, Ticket, TicketChange, TicketEvent
-from apps.support.tests.factories import Held, staff_answer, staff_create, ticket_backdate, ticket_create, user_create
+from apps.support.tests.factories import (
+    DUMMY_TASKS,
+    Held,
+    fresh,
+    queued_tasks,
+    staff_answer,
+    staff_create,
+    ticket_backdate,
+    ticket_create,
+    user_create,
+)
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-DUMMY = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-
-
-def queued_tasks() -> list[tuple[str, tuple[object, ...]]]:
-    backend = task_backends["default"]
-    assert isinstance(backend, DummyBackend)
-    return [(result.task.name, tuple(result.args)) for result in backend.results]
 
 
 def unsaved_ticket(status: str = Status.NEW, priority: str = "normal") -> Ticket:
     ticket = Ticket(status=status, priority=priority, created_at=T0)
     sla.set_due_times(ticket)
     return ticket
-
-
-def fresh(ticket: Ticket) -> Ticket:
-    return Ticket.objects.get(pk=ticket.pk)
 
 
 # The arithmetic, at fixed times
@@ -207,7 +204,7 @@ def test_two_runs_at_once_flag_each_breach_once():
 def test_the_check_task_flags_and_enqueues_one_notification_per_breach(
     customer, settings, django_capture_on_commit_callbacks
 ):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     ticket = overdue_ticket(customer)
     # Each notification is enqueued as its flag commits.
     with django_capture_on_commit_callbacks(execute=True):
@@ -246,7 +243,7 @@ def history_refused_for(ticket: Ticket) -> Iterator[None]:
 def test_a_check_cut_short_still_notifies_every_breach_it_flagged(settings):
     # Each flag commits on its own and is the claim: a breach flagged by a run that stops later (a database error,
     # the worker stopped) is never flagged again, so its notification must not wait for the end of the run.
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     customer = user_create("cut.short@example.com")
     earlier = overdue_ticket(customer, hours_ago=10)
     later = overdue_ticket(customer, hours_ago=9)

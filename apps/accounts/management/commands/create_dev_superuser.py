@@ -5,12 +5,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from cfg.management.base import ProjectCommand
 
 DEV_EMAIL = "admin@example.com"
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Create the development superuser on the first run and print its credentials (development only)."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -28,6 +28,7 @@ from apps.agents import services
 from apps.agents.exceptions import AgentsError, RunNotCancellable
 from apps.agents.models import AgentDefinition, AgentRun, Conversation, RunStatus, ToolCall, ToolCallStatus
 from apps.agents.selectors import conversation_get, may_run, run_events_after
+from cfg.management.base import ProjectCommand
 from modules.llm.exceptions import LlmError
 
 POLL_SECONDS = 0.1
@@ -145,7 +146,7 @@ class Follower:
             self.in_text = False
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Run an agent as a user and print its answer as it streams, with each tool call. A run that stops for a "
         "staff decision says which calls wait and how to approve them."

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from apps.agents.models import AgentDefinition, AgentRun, RunStatus, ToolCall, ToolCallStatus
 from apps.agents.selectors import pending_approvals
+from cfg.management.base import ProjectCommand
 
 
 def _cost(value: Decimal | None) -> str:
@@ -25,7 +26,7 @@ def _seconds(ms: float | None) -> str:
     return "—" if ms is None else f"{ms / 1000:.1f} s"
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Agent figures over the last N days: runs by status, tokens, cost and average duration per agent; calls, "
         "failures and average time per tool; and the tool calls waiting for approval."

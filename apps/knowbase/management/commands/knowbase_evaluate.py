@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
@@ -11,9 +11,10 @@ from apps.knowbase.evaluation.evaluate import MRR_DEPTH, EvaluationError, evalua
 from apps.knowbase.exceptions import KnowbaseError
 from apps.knowbase.management.common import shorten
 from apps.knowbase.search import MODES, Mode
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Measure retrieval quality on the labelled set (apps/knowbase/evaluation): loads its documents as the "
         "project's own public documents (category evaluation), runs every question, and prints recall@k and "

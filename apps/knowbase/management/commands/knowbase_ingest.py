@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -19,9 +19,10 @@ from apps.knowbase.management.ingest import (
     ingest_source,
 )
 from apps.knowbase.models import Category, Visibility
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Add or update knowledge base documents from files and folders (recursively). A file's source name is its "
         "path relative to the folder given, so running it again updates the documents instead of duplicating them. "

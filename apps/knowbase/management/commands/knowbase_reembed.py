@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 from itertools import batched
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from rich.console import Console
@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from apps.knowbase import vector_store
 from apps.knowbase.chunking import embedding_input
 from apps.knowbase.models import Chunk, Document
+from cfg.management.base import ProjectCommand
 from modules.llm.exceptions import LlmError
 from modules.llm.interface import Embedder
 from modules.llm.providers import get_embedder
@@ -29,7 +30,7 @@ WHERE c.id = v.id AND c.content_hash = v.content_hash
 """
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "After changing the embedding model or its dimension: retype the embedding column to the configured "
         "dimension (after a confirmation) and embed every chunk again with the configured embedder. Resumable: "

@@ -4,18 +4,19 @@ from typing import IO, Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
 from apps.knowbase.exceptions import KnowbaseError
 from apps.knowbase.management.common import STAFF_VIEW, shorten
 from apps.knowbase.search import MODES, chunk_search
+from cfg.management.base import ProjectCommand
 
 EXCERPT_CHARS = 160
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Search the knowledge base and print the hits with their fused, vector and keyword scores."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Count
 from rich.console import Console
@@ -11,13 +11,14 @@ from rich.table import Table
 from apps.knowbase import vector_store
 from apps.knowbase.management.common import shorten
 from apps.knowbase.models import Chunk, Document, Status
+from cfg.management.base import ProjectCommand
 from modules.llm.exceptions import LlmError
 from modules.llm.providers import get_embedder
 
 FAILED_SHOWN = 50
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Knowledge base figures: documents by status, chunks, the embedder and the stored embedding column, the "
         "sizes of the chunk table and its HNSW index, and the failed documents with their reasons."

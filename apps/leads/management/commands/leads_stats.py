@@ -4,16 +4,17 @@ import json
 from datetime import timedelta
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from apps.leads import selectors
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Leads by status and by source, with conversion (won of all leads): all time, or those created in the last "
         "--days days."

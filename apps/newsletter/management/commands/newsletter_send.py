@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -11,9 +11,10 @@ from apps.newsletter.exceptions import NewsletterError
 from apps.newsletter.models import Campaign, CampaignStatus, Delivery
 from apps.newsletter.selectors.campaigns import UNFINISHED, campaign_find
 from apps.newsletter.services import campaigns as services
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Send a campaign (by id or name): a draft or scheduled campaign is started, a paused one resumed. By default "
         "the tasks queue sends it (a worker must run); --now sends it here, in this process, with a progress bar. "

@@ -3,17 +3,18 @@ from __future__ import annotations
 import json
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from rich.console import Console
 from rich.table import Table
 
 from apps.newsletter.models import CampaignStatus
 from apps.newsletter.selectors.campaigns import campaign_list, rate_text, stats_of
+from cfg.management.base import ProjectCommand
 
 SHOWN = 50
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Campaign statistics, newest first: status, recipients, sent, failed, pending, opens, clicks and "
         "unsubscribes (--json for every campaign as JSON)."

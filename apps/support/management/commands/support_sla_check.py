@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from apps.support import sla, tasks
+from apps.support.management.common import first_line
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         try:
             breaches = sla.breach_candidates() if dry_run else sla.flag_breaches(on_flagged=notify)
         except DatabaseError as error:
-            raise CommandError(f"SLA check failed: the database refused it ({one_line(error)})") from error
+            raise CommandError(f"SLA check failed: the database refused it ({first_line(error)})") from error
         verb = "would flag" if dry_run else "flagged"
         for breach in breaches:
             label = breach.which.replace("_", " ")
@@ -43,12 +44,6 @@ class Command(BaseCommand):
             done = tasks.notify_breach.call(breach.ticket_id, breach.which)
         except Exception as error:
             # The flag is set: the run goes on to the other breaches, and says which one was not told.
-            self.stderr.write(f"#{breach.number}: {breach.which.replace('_', ' ')} not notified ({one_line(error)})")
+            self.stderr.write(f"#{breach.number}: {breach.which.replace('_', ' ')} not notified ({first_line(error)})")
             return
         self.stdout.write(f"#{breach.number}: {done}")
-
-
-def one_line(error: BaseException) -> str:
-    """The error's first line: a database error goes on with the query and a caret under it."""
-    lines = str(error).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__

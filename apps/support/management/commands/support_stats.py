@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from apps.support import selectors
+from apps.support.management.common import first_line
 
 DEFAULT_DAYS = 7
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             stats = selectors.support_stats(since=timezone.now() - timedelta(days=days))
         except DatabaseError as error:
             raise CommandError(
-                f"support figures unavailable: the database refused the query ({one_line(error)})"
+                f"support figures unavailable: the database refused the query ({first_line(error)})"
             ) from error
         if options["json"]:
             self.stdout.write(json.dumps({"days": days, **stats}, indent=2, cls=DjangoJSONEncoder))
@@ -73,9 +74,3 @@ def duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours} h {minutes:02d} min"
     return f"{hours / 24:.1f} days"
-
-
-def one_line(error: BaseException) -> str:
-    """The error's first line: a database error goes on with the query and a caret under it."""
-    lines = str(error).strip().splitlines()
-    return lines[0].strip() if lines else type(error).__name__

@@ -3,15 +3,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from apps.tasks import services
 from apps.tasks.exceptions import TaskQueueUnavailable
 from apps.tasks.models import FINAL_STATUSES, TaskRun
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Purge a queue's waiting tasks (--queue) and/or delete finished runs older than N days (--older-than)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from apps.tasks import services
 from apps.tasks.exceptions import RunNotRetryable, TaskQueueUnavailable
 from apps.tasks.models import TaskRun
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Enqueue a finished run again (same task, same arguments) as a new run."
 
     def add_arguments(self, parser: CommandParser) -> None:

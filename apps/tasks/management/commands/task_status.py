@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from rich.console import Console
@@ -11,9 +11,10 @@ from rich.table import Table
 
 from apps.tasks import selectors, services
 from apps.tasks.exceptions import TaskQueueUnavailable
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Queue depth, running tasks, failures in the last 24 hours and live workers."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import IO, Any, cast
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
 from rich.table import Table
 
 from apps.tasks import services
 from apps.tasks.exceptions import TaskQueueUnavailable
 from apps.tasks.sweep import runs_find_lost, runs_mark_lost
+from cfg.management.base import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Fail READY or RUNNING runs whose message Redis no longer holds (flushed, failed over, cleared). "
         "A worker started with --with-timer does this every TASKS__SWEEP_INTERVAL seconds."
