@@ -21,7 +21,7 @@ the same file names that staff ingested. Searches are limited to those documents
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,9 +197,14 @@ def load_corpus() -> dict[str, int]:
 
 
 def evaluate(
-    *, modes: Sequence[Mode] = ("hybrid", "vector", "keyword"), k: int = 5, questions: Sequence[Question] = ()
+    *,
+    modes: Sequence[Mode] = ("hybrid", "vector", "keyword"),
+    k: int = 5,
+    questions: Sequence[Question] = (),
+    on_search: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Load the corpus, run every question in every mode, and score the rankings."""
+    """Load the corpus, run every question in every mode, and score the rankings. `on_search(done, total)` is
+    called after each search (a command's progress bar)."""
     questions = tuple(questions) or tuple(load_questions())
     documents = load_corpus()
     names = {pk: name for name, pk in documents.items()}
@@ -213,6 +218,8 @@ def evaluate(
             )
             ranking = [Retrieved(document=names[hit.document_id], text=hit.text) for hit in hits]
             ranks.append(first_hit(question, ranking))
+            if on_search is not None:
+                on_search(len(results) * len(questions) + len(ranks), len(modes) * len(questions))
         results.append(ModeResult(mode=mode, recall=recall_at(ranks, k), mrr=mrr_at(ranks), ranks=tuple(ranks)))
     embedder = get_embedder()
     return Report(

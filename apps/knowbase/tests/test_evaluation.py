@@ -160,6 +160,15 @@ def test_hybrid_search_with_the_builtin_embedder_keeps_its_recall() -> None:
 
 
 @pytest.mark.django_db
+def test_each_search_is_reported_for_a_progress_bar() -> None:
+    seen: list[tuple[int, int]] = []
+    report = evaluate(k=5, modes=("keyword", "vector"), on_search=lambda done, total: seen.append((done, total)))
+
+    total = 2 * len(report.questions)
+    assert seen == [(done, total) for done in range(1, total + 1)]
+
+
+@pytest.mark.django_db
 def test_the_set_is_loaded_as_the_projects_own_public_documents_and_again_without_duplicates() -> None:
     evaluate(k=5, modes=("vector",))
     evaluate(k=5, modes=("vector",))

@@ -5,6 +5,7 @@ from typing import IO, Any, cast
 
 from django.core.management.base import CommandError, CommandParser
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from apps.knowbase.evaluation.evaluate import MRR_DEPTH, EvaluationError, evaluate
@@ -31,10 +32,16 @@ class Command(ProjectCommand):
         if not 1 <= options["k"] <= 50:
             raise CommandError("--k must be from 1 to 50")
         modes: tuple[Mode, ...] = MODES if options["mode"] == "all" else (options["mode"],)
-        try:
-            report = evaluate(modes=modes, k=options["k"])
-        except (EvaluationError, KnowbaseError) as error:
-            raise CommandError(str(getattr(error, "message", error))) from error
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            searches = progress.add_task("Searching", total=None)
+
+            def searched(done: int, total: int) -> None:
+                progress.update(searches, completed=done, total=total)
+
+            try:
+                report = evaluate(modes=modes, k=options["k"], on_search=searched)
+            except (EvaluationError, KnowbaseError) as error:
+                raise CommandError(str(getattr(error, "message", error))) from error
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
             return
