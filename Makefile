@@ -37,8 +37,17 @@ superuser: migrate
 run: superuser
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install-dev
+test: install-dev install-checkov
 	DJANGO_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
+
+# checkov, the security scanner of the Kubernetes manifests (tests/deploy/test_kubernetes.py), in a venv of its own.
+VENV_CHECKOV := .venv-checkov
+.PHONY: install-checkov
+$(VENV_CHECKOV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/python -m pip --disable-pip-version-check -q install -r requirements/checkov.txt
+	@touch $@
+install-checkov: $(VENV_CHECKOV)/.installed
 
 # The browser suite (tests_browser/): Playwright drives Debian's Chromium (/usr/bin/chromium, which .ci/run installs;
 # never `playwright install`) against Django's live server. Each run has its own DATA_DIR (its embedded PostgreSQL),

@@ -33,6 +33,7 @@ from cfg.models.llm import LlmConfig
 from cfg.models.logging import LoggingConfig
 from cfg.models.newsletter import NewsletterConfig
 from cfg.models.security import SecurityConfig
+from cfg.models.storage import StorageConfig
 from cfg.models.support import SupportConfig
 from cfg.models.tasks import TasksConfig
 from cfg.models.unfold import UnfoldConfig
@@ -110,6 +111,7 @@ class CoreConfig(ConfigModel):
     leads: LeadsConfig = Field(default_factory=LeadsConfig)
     newsletter: NewsletterConfig = Field(default_factory=NewsletterConfig)
     support: SupportConfig = Field(default_factory=SupportConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     enable_accounts: bool = True
     """Accounts API: OTP sign-in, JWT, profile (the user model is always installed)"""

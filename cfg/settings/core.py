@@ -4,6 +4,9 @@ from typing import Any
 
 from cfg.environment import Environment
 from cfg.models.core import CoreConfig
+from cfg.models.storage import PRIVATE_LOCATION, StorageConfig
+
+S3_BACKEND = "storages.backends.s3.S3Storage"
 
 
 def core_settings(config: CoreConfig) -> dict[str, Any]:
@@ -34,16 +37,10 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "STATIC_URL": "/static/",
         "STATIC_ROOT": base / "staticfiles",
-        "MEDIA_URL": "/media/",
+        "MEDIA_URL": media_url(config.storage),
         "MEDIA_ROOT": config.data_path / "media",
         "STORAGES": {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            # Files that only the app's own views may hand out (knowbase originals): outside MEDIA_ROOT, which the
-            # proxy serves to anyone.
-            "private": {
-                "BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": config.data_path / "private", "base_url": None},
-            },
+            **file_storages(config),
             "staticfiles": {
                 "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
                 if config.env.is_deployed
@@ -89,3 +86,56 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
         # Hashing is deliberately slow; tests do not need that protection.
         settings["PASSWORD_HASHERS"] = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return settings
+
+
+def media_url(storage: StorageConfig) -> str:
+    """Informational only (the S3 storage builds its own URLs): the custom domain's prefix when one serves media."""
+    if not (storage.enabled and storage.s3_custom_domain):
+        return "/media/"
+    prefix = f"{storage.s3_location}/" if storage.s3_location else ""
+    return f"https://{storage.s3_custom_domain}/{prefix}"
+
+
+def file_storages(config: CoreConfig) -> dict[str, Any]:
+    """STORAGES["default"] (media) and STORAGES["private"]: the local disk, or the S3 bucket when one is set."""
+    storage = config.storage
+    if not storage.enabled:
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            # Files that only the app's own views may hand out (knowbase originals, support attachments): outside
+            # MEDIA_ROOT, which the proxy serves to anyone.
+            "private": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": config.data_path / "private", "base_url": None},
+            },
+        }
+    media = s3_options(storage, location=storage.s3_location)
+    media.update(custom_domain=storage.s3_custom_domain or None, querystring_auth=storage.s3_querystring_auth)
+    # Private files are never public: signed URLs on the bucket's own host, never the (public) custom domain.
+    private = s3_options(storage, location=PRIVATE_LOCATION)
+    return {
+        "default": {"BACKEND": S3_BACKEND, "OPTIONS": media},
+        "private": {"BACKEND": S3_BACKEND, "OPTIONS": private},
+    }
+
+
+def s3_options(storage: StorageConfig, *, location: str) -> dict[str, Any]:
+    """django-storages S3Storage options. Empty keys are None: boto3 then finds the AWS role itself."""
+    options: dict[str, Any] = {
+        "bucket_name": storage.s3_bucket,
+        "endpoint_url": storage.s3_endpoint_url or None,
+        "region_name": storage.s3_region or None,
+        "access_key": storage.s3_access_key_id.get_secret_value() or None,
+        "secret_key": storage.s3_secret_access_key.get_secret_value() or None,
+        "custom_domain": None,
+        "querystring_auth": True,
+        "location": location,
+        "default_acl": None,
+        "file_overwrite": False,
+        # botocore would presign with the retired Signature Version 2 on custom endpoints; every S3 speaks v4.
+        "signature_version": "s3v4",
+    }
+    if storage.s3_endpoint_url:
+        # S3-compatible servers (MinIO, Ceph, a test stand-in) seldom resolve bucket.host names.
+        options["addressing_style"] = "path"
+    return options
