@@ -5,9 +5,13 @@ has put the repository's root on sys.path."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import secrets
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +73,48 @@ def production_project(data_dir: Path, prefix: str, **environ: str) -> Iterator[
             yield
         finally:
             connections.close_all()
+
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def healthz_status(port: int) -> int | None:
+    """The status of GET /healthz as the proxy would send it (HTTPS forwarded), or None when nothing answers."""
+    try:
+        connection = http.client.HTTPConnection(HOST, port, timeout=5)
+        connection.request("GET", "/healthz", headers={"Host": HOST, "X-Forwarded-Proto": "https"})
+        return connection.getresponse().status
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def production_server(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn with uvicorn workers and docker/gunicorn.conf.py, as compose runs it, once /healthz answers 200;
+    stopped (terminated, killed after 15 s) on the way out."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", str(workers),
+             "--bind", f"{HOST}:{port}", "config.asgi:application"],
+            cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while healthz_status(port) != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

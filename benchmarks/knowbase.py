@@ -35,7 +35,6 @@ short lists. The benchmark is not run in CI.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
@@ -43,9 +42,7 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import embedded_database
+from common import embedded_database, free_port, production_server
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -82,12 +79,6 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
@@ -484,36 +475,6 @@ def filtered_section(loaded: Loaded, queries: int) -> None:
 # --- 4. http --------------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def production_server(env: dict[str, str], port: int, workers: int, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = logs / "gunicorn.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", str(workers),
-             "--bind", f"{HOST}:{port}", "config.asgi:application"],
-            cwd=BASE_DIR, env=env, stdout=handle, stderr=handle,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            with contextlib.suppress(OSError):
-                connection = http.client.HTTPConnection(HOST, port, timeout=5)
-                connection.request("GET", "/healthz", headers={"Host": HOST, "X-Forwarded-Proto": "https"})
-                if connection.getresponse().status == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit("the server did not come up:\n" + log.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def http_section(env: dict[str, str], port: int, loaded: Loaded, requests: int, workers: int) -> None:
     from django.contrib.auth import get_user_model
     from rest_framework_simplejwt.tokens import RefreshToken
@@ -544,7 +505,7 @@ def http_section(env: dict[str, str], port: int, loaded: Loaded, requests: int, 
 
     with (
         tempfile.TemporaryDirectory(prefix="knowbase-bench-") as logs,
-        production_server(env, port, workers, Path(logs)),
+        production_server(env, port, workers, Path(logs) / "gunicorn.log"),
     ):
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
 

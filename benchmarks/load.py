@@ -38,6 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import free_port
+from common import production_server as gunicorn
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HOST = "127.0.0.1"
@@ -98,12 +101,6 @@ def require_wrk() -> str:
             "then run this again"
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -194,27 +191,8 @@ class Server:
 @contextlib.contextmanager
 def production_server(env: dict[str, str], port: int, workers: int, logs: Path) -> Iterator[Server]:
     log = logs / "gunicorn.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", str(workers),
-             "--bind", f"{HOST}:{port}", "config.asgi:application"],
-            cwd=BASE_DIR, env=env, stdout=handle, stderr=handle,
-        )  # fmt: skip
-    server = Server(port, process, log)
-    try:
-        deadline = time.monotonic() + 90
-        while get_status(port, "/healthz") != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"the server did not come up:\n{server.tail()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with gunicorn(env, port, workers, log) as process:
+        yield Server(port, process, log)
 
 
 def raw_request(port: int, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:

@@ -32,28 +32,18 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import BASE_DIR, LIFTED, production_project
+from common import BASE_DIR, HOST, LIFTED, free_port, production_project, production_server
 
-HOST = "127.0.0.1"
-PYTHON = sys.executable
 DELIVERY_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -84,35 +74,6 @@ def seed() -> dict[str, Any]:
         "customer": str(RefreshToken.for_user(customer).access_token),
         "agent": str(RefreshToken.for_user(agent).access_token),
     }
-
-
-@contextlib.contextmanager
-def production_server(port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    import httpx
-
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", str(workers),
-             "--bind", f"{HOST}:{port}", "config.asgi:application"],
-            cwd=BASE_DIR, env=dict(os.environ), stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://{HOST}:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def workers_rss(process: subprocess.Popen[bytes]) -> int:
@@ -289,7 +250,7 @@ def main() -> int:
             seeded = seed()
             connections.close_all()
             port = free_port()
-            with production_server(port, args.workers, Path(logs) / "gunicorn.log") as server:
+            with production_server(dict(os.environ), port, args.workers, Path(logs) / "gunicorn.log") as server:
                 asyncio.run(measure(args, f"http://{HOST}:{port}", seeded, server))
                 if server.poll() is not None:
                     print("the server exited during the run")

@@ -40,6 +40,7 @@ from tablib import Dataset
 
 from apps.accounts.identifiers import IDENTIFIER_HELP, canonical_email, parse_identifier
 from apps.accounts.models import RegistrationSource, User
+from modules.spreadsheets import WholeFileImport
 
 IMPORTED = ("email", "phone", "first_name", "last_name", "is_active")
 EXPORTED_ONLY = ("id", "is_staff", "registration_source", "date_joined", "last_login", "last_activity")
@@ -143,7 +144,7 @@ class NewUserDiff(resources.Diff):  # type: ignore[misc]
                 self.right[columns.index("id")] = "new"
 
 
-class UserResource(resources.ModelResource):  # type: ignore[misc]
+class UserResource(WholeFileImport, resources.ModelResource):  # type: ignore[misc]
     id = fields.Field(attribute="id", column_name="id", widget=widgets.IntegerWidget(), readonly=True)
     email = fields.Field(attribute="email", column_name="email", widget=EmailWidget())
     phone = fields.Field(attribute="phone", column_name="phone", widget=PhoneWidget())
@@ -195,28 +196,6 @@ class UserResource(resources.ModelResource):  # type: ignore[misc]
         self._row_number = 0
         # (column, normalised value) -> the first row of the file that has it.
         self._first_rows: dict[tuple[str, Any], int] = {}
-
-    def import_data(
-        self,
-        dataset: Dataset,
-        dry_run: bool = False,
-        raise_errors: bool = False,
-        use_transactions: bool | None = None,
-        collect_failed_rows: bool = False,
-        rollback_on_validation_errors: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """import-export's, rolling back on a row's error too: the admin's confirmation step would otherwise save
-        the good rows of a file and leave out the others."""
-        return super().import_data(
-            dataset,
-            dry_run=dry_run,
-            raise_errors=raise_errors,
-            use_transactions=use_transactions,
-            collect_failed_rows=collect_failed_rows,
-            rollback_on_validation_errors=rollback_on_validation_errors,
-            **kwargs,
-        )
 
     def before_import(self, dataset: Dataset, **kwargs: Any) -> None:
         known = set(IMPORTED) | set(EXPORTED_ONLY)

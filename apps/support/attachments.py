@@ -1,11 +1,11 @@
 """Attachments: what an upload is, recognised by its content (never by its name or declared type), and storing it in
 the private storage so that no file outlives a transaction that failed.
 
-    checked = [check_upload(upload) for upload in uploads]      # before anything is written
+    checked = check_uploads(uploads)                          # before anything is written
     with files_removed_on_failure() as stored:
         with transaction.atomic():
-            ...
-            store_attachments(ticket=..., message=..., files=checked, stored=stored)
+            message = Message.objects.create(ticket=ticket, ...)   # the message the files belong to
+            store_attachments(ticket=ticket, message=message, files=checked, stored=stored)
 """
 
 from __future__ import annotations

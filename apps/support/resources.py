@@ -12,9 +12,8 @@ An import never creates users or categories: an unknown address or name is an er
 of no ticket, an assignee who is not active staff or a status staff may not set. A file with any error saves
 nothing.
 
-A ticket's subject and body are written by customers, and a spreadsheet runs a cell that starts with =, +, -, @ (or
-a tab or carriage return) as a formula: such a text cell is exported with a leading apostrophe, the spreadsheets' mark
-for text, which an import takes off again (as apps/leads/resources.py does).
+A ticket's subject and body are written by customers: a cell a spreadsheet would run as a formula is exported marked
+as text and imported back unmarked (modules.spreadsheets).
 """
 
 from __future__ import annotations
@@ -24,14 +23,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import TextChoices
-from import_export import fields, resources, widgets
+from import_export import fields, widgets
 
 from apps.support import services
 from apps.support.exceptions import SupportError
 from apps.support.models import Category, Priority, Status, Ticket
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TEXT_MARK = "'"
+from modules.spreadsheets import SafeModelResource, TextWidget, cell
 
 # What an import may set: on a ticket it opens, and on one it updates (found by number).
 CREATED_WITH = ("subject", "requester", "category", "status", "priority", "assignee")
@@ -47,29 +44,6 @@ SLA_FIELDS = (
     "resolved_at",
     "closed_at",
 )
-
-
-def as_text(value: Any) -> Any:
-    """A cell a spreadsheet would run as a formula, marked as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return TEXT_MARK + value
-    return value
-
-
-def unmarked(text: str) -> str:
-    """A cell as as_text wrote it, back to its value."""
-    if text.startswith(TEXT_MARK) and text[1:].startswith(FORMULA_STARTS):
-        return text[1:]
-    return text
-
-
-def cell(value: Any) -> str:
-    return "" if value is None else unmarked(str(value).strip())
-
-
-class TextWidget(widgets.CharWidget):  # type: ignore[misc]
-    def clean(self, value: Any, row: Any = None, **kwargs: Any) -> str:
-        return cell(value)
 
 
 class NumberWidget(widgets.IntegerWidget):  # type: ignore[misc]
@@ -148,7 +122,7 @@ def exported(name: str, widget: Any = None) -> fields.Field:
     return fields.Field(attribute=name, column_name=name, widget=widget or widgets.Widget(), readonly=True)
 
 
-class TicketResource(resources.ModelResource):  # type: ignore[misc]
+class TicketResource(SafeModelResource):
     number = fields.Field(attribute="number", column_name="number", widget=NumberWidget(coerce_to_string=False))
     subject = fields.Field(attribute="subject", column_name="subject", widget=TextWidget())
     requester = fields.Field(attribute="requester", column_name="requester_email", widget=UserByEmailWidget())
@@ -177,9 +151,6 @@ class TicketResource(resources.ModelResource):  # type: ignore[misc]
 
     def get_queryset(self) -> Any:
         return Ticket.objects.select_related("requester", "assignee", "category").order_by("number")
-
-    def export_field(self, field: Any, instance: Any, **kwargs: Any) -> Any:
-        return as_text(super().export_field(field, instance, **kwargs))
 
     def import_instance(self, instance: Ticket, row: Any, **kwargs: Any) -> None:
         """Only what an import may set, on a new ticket or on one found by its number."""
@@ -238,25 +209,4 @@ class TicketResource(resources.ModelResource):  # type: ignore[misc]
             status=wanted.status or ticket.status,
             priority=wanted.priority or ticket.priority,
             assignee_id=wanted.assignee_id,
-        )
-
-    def import_data(
-        self,
-        dataset: Any,
-        dry_run: bool = False,
-        raise_errors: bool = False,
-        use_transactions: bool | None = None,
-        collect_failed_rows: bool = False,
-        rollback_on_validation_errors: bool = True,
-        **kwargs: Any,
-    ) -> Any:
-        """import-export's, rolling back on a row's error too: a file saves whole or not at all."""
-        return super().import_data(
-            dataset,
-            dry_run=dry_run,
-            raise_errors=raise_errors,
-            use_transactions=use_transactions,
-            collect_failed_rows=collect_failed_rows,
-            rollback_on_validation_errors=rollback_on_validation_errors,
-            **kwargs,
         )

@@ -14,11 +14,20 @@ and the fixture _connections_closed_after_each_request, for a test that sends to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from cfg.body_limit import AsgiApp
@@ -112,3 +121,58 @@ def _connections_closed_after_each_request(monkeypatch: pytest.MonkeyPatch) -> N
     """The ASGI handler runs the view in a thread of its own, whose database connection would otherwise stay open
     (CONN_MAX_AGE) after the test, and keep the test database from being dropped."""
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_database_url() -> str:
+    """The test database as a DATABASE_URL, for a server started in a process of its own."""
+    params = connection.get_connection_params()
+    name = connection.settings_dict["NAME"]
+    user = quote(params.get("user") or "postgres", safe="")
+    password = f":{quote(params['password'], safe='')}" if params.get("password") else ""
+    host = params.get("host", "")
+    if host.startswith("/"):
+        return f"postgres://{user}{password}@/{name}?host={host}"
+    return f"postgres://{user}{password}@{host}:{params.get('port') or 5432}/{name}"
+
+
+@contextlib.contextmanager
+def web_process(log: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """gunicorn with one uvicorn worker and docker/gunicorn.conf.py, as production runs it, on a free loopback port,
+    with `env`; its base URL and process, started (wait_until_up waits for it); stopped on the way out."""
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", "1",
+             "--bind", f"{HOST}:{port}", "config.asgi:application"],
+            cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield f"http://{HOST}:{port}", process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}"
+        time.sleep(0.1)

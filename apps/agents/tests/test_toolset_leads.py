@@ -17,9 +17,9 @@ from pydantic_ai.toolsets import FunctionToolset
 
 from apps.agents.tests.scripted import ScriptedToolset, answered, approval_requested, deps, offered_tools, resume
 from apps.agents.toolsets import available_toolsets
+from apps.agents.toolsets.common import MAX_TEXT
 from apps.agents.toolsets.leads import (
     LATEST_NOTES,
-    MAX_TEXT,
     SPEC,
     add_lead_note,
     get_lead,

@@ -19,9 +19,9 @@ from pydantic_ai.toolsets import FunctionToolset
 
 from apps.agents.tests.scripted import ScriptedToolset, answered, approval_requested, deps, offered_tools, resume
 from apps.agents.toolsets import available_toolsets
+from apps.agents.toolsets.common import MAX_TEXT
 from apps.agents.toolsets.support import (
     LATEST_MESSAGES,
-    MAX_TEXT,
     SPEC,
     add_internal_note,
     get_ticket,

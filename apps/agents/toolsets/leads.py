@@ -10,18 +10,17 @@ imported inside the functions, which run only when it is."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from pydantic_ai import RunContext
-from pydantic_ai.exceptions import ModelRetry, ToolFailed
+from pydantic_ai.exceptions import ModelRetry
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import FunctionToolset
 
 from apps.agents.deps import AgentDeps
 from apps.agents.toolsets import ToolsetSpec
-from modules.api.exceptions import ServiceError
+from apps.agents.toolsets.common import person, run_tool, short, staff_may, when
 
 MAX_LEADS = 50
 MAX_QUERY = 200
@@ -29,52 +28,21 @@ MAX_QUERY = 200
 LATEST_TOUCHES = 5
 LATEST_NOTES = 10
 LATEST_CHANGES = 10
-MAX_TEXT = 1000
-
-
-async def _leads[T](function: Callable[..., T], /, **kwargs: Any) -> T:
-    """Run a sync function of this toolset on the thread that holds the request's connection. A leads error
-    (ServiceError: a transition the pipeline does not allow, found only when the change is made) becomes ToolFailed:
-    the model is told in the error's own words, and the run goes on. Other exceptions are bugs and propagate."""
-    try:
-        return await sync_to_async(function, thread_sensitive=True)(**kwargs)
-    except ServiceError as error:
-        raise ToolFailed(error.message) from error
-
-
-def _may(user: Any, permission: str) -> bool:
-    """Whether the staff API would let `user` do what `permission` covers: staff, with the permission (their own,
-    a group's, or as a superuser)."""
-    return bool(getattr(user, "is_staff", False)) and user.has_perm(permission)
 
 
 def _require(user: Any, *, change: bool) -> None:
     from apps.leads import selectors
 
-    if change and not _may(user, selectors.CHANGE_PERMISSION):
+    if change and not staff_may(user, selectors.CHANGE_PERMISSION):
         raise ModelRetry(
             "You may not change leads: that takes a staff account with the leads.change_lead permission. Tell the "
             "user to ask an administrator for it."
         )
-    if not change and not _may(user, selectors.VIEW_PERMISSION):
+    if not change and not staff_may(user, selectors.VIEW_PERMISSION):
         raise ModelRetry(
             "You may not read leads: that takes a staff account with the leads.view_lead permission. Tell the user "
             "to ask an administrator for it."
         )
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else f"{text[: MAX_TEXT - 1]}…"
-
-
-def _when(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _person(user: Any) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.pk, "email": user.email, "name": user.get_full_name()}
 
 
 def _lead_data(lead: Any) -> dict[str, Any]:
@@ -85,9 +53,9 @@ def _lead_data(lead: Any) -> dict[str, Any]:
         "company": lead.company,
         "status": lead.status,
         "source": lead.source,
-        "assignee": _person(lead.assignee),
-        "created_at": _when(lead.created_at),
-        "last_touch_at": _when(lead.last_touch_at),
+        "assignee": person(lead.assignee),
+        "created_at": when(lead.created_at),
+        "last_touch_at": when(lead.last_touch_at),
     }
 
 
@@ -131,7 +99,7 @@ def _read(user: Any, lead_id: int) -> dict[str, Any]:
     return {
         **_lead_data(lead),
         "phone": lead.phone,
-        "message": _short(lead.message),
+        "message": short(lead.message),
         "utm_source": lead.utm_source,
         "utm_medium": lead.utm_medium,
         "utm_campaign": lead.utm_campaign,
@@ -140,24 +108,24 @@ def _read(user: Any, lead_id: int) -> dict[str, Any]:
         "next_statuses": [str(status) for status in TRANSITIONS.get(lead.status, ())],
         "latest_touches": [
             {
-                "created_at": _when(touch.created_at),
+                "created_at": when(touch.created_at),
                 "source": touch.source,
                 "utm_source": touch.utm_source,
                 "utm_campaign": touch.utm_campaign,
-                "message": _short(touch.message),
+                "message": short(touch.message),
             }
             for touch in touches
         ],
         "latest_notes": [
-            {"created_at": _when(note.created_at), "author": _person(note.author), "body": _short(note.body)}
+            {"created_at": when(note.created_at), "author": person(note.author), "body": short(note.body)}
             for note in notes
         ],
         "latest_history": [
             {
-                "changed_at": _when(change.changed_at),
+                "changed_at": when(change.changed_at),
                 "from_status": change.from_status,
                 "to_status": change.to_status,
-                "changed_by": _person(change.changed_by),
+                "changed_by": person(change.changed_by),
             }
             for change in history
         ],
@@ -186,7 +154,7 @@ def _note(user: Any, lead_id: int, body: str) -> dict[str, Any]:
 
     _require(user, change=True)
     note = services.lead_note_add(lead=_lead(lead_id), author=user, body=_note_body(body))
-    return {"lead_id": lead_id, "note_id": note.pk, "body": note.body, "created_at": _when(note.created_at)}
+    return {"lead_id": lead_id, "note_id": note.pk, "body": note.body, "created_at": when(note.created_at)}
 
 
 def _check_status(user: Any, lead_id: int, status: str) -> None:
@@ -223,7 +191,7 @@ async def search_leads(
         status: Only leads with this status: new, contacted, qualified, won or lost.
         limit: How many leads to return (1 to 50).
     """
-    return await _leads(_search, user=ctx.deps.user, query=query, status=status, limit=limit)
+    return await run_tool(_search, user=ctx.deps.user, query=query, status=status, limit=limit)
 
 
 async def get_lead(ctx: RunContext[AgentDeps], lead_id: int) -> dict[str, Any]:
@@ -233,12 +201,12 @@ async def get_lead(ctx: RunContext[AgentDeps], lead_id: int) -> dict[str, Any]:
     Args:
         lead_id: The id of the lead, as search_leads gives it.
     """
-    return await _leads(_read, user=ctx.deps.user, lead_id=lead_id)
+    return await run_tool(_read, user=ctx.deps.user, lead_id=lead_id)
 
 
 async def _may_add_note(ctx: RunContext[AgentDeps], lead_id: int, body: str) -> None:
     # Runs before the call is put to the approver: nobody is asked to approve a call that would only fail.
-    await _leads(_check_note, user=ctx.deps.user, lead_id=lead_id, body=body)
+    await run_tool(_check_note, user=ctx.deps.user, lead_id=lead_id, body=body)
 
 
 async def add_lead_note(ctx: RunContext[AgentDeps], lead_id: int, body: str) -> dict[str, Any]:
@@ -251,12 +219,12 @@ async def add_lead_note(ctx: RunContext[AgentDeps], lead_id: int, body: str) -> 
         body: The note's text.
     """
     # Checked again: the user's permissions or the lead may have changed between the request and its approval.
-    return await _leads(_note, user=ctx.deps.user, lead_id=lead_id, body=body)
+    return await run_tool(_note, user=ctx.deps.user, lead_id=lead_id, body=body)
 
 
 async def _may_set_status(ctx: RunContext[AgentDeps], lead_id: int, status: str) -> None:
     # Runs before the call is put to the approver: a transition the pipeline refuses is sent back at once.
-    await _leads(_check_status, user=ctx.deps.user, lead_id=lead_id, status=status)
+    await run_tool(_check_status, user=ctx.deps.user, lead_id=lead_id, status=status)
 
 
 async def set_lead_status(ctx: RunContext[AgentDeps], lead_id: int, status: str) -> dict[str, Any]:
@@ -270,19 +238,19 @@ async def set_lead_status(ctx: RunContext[AgentDeps], lead_id: int, status: str)
         status: The new status: new, contacted, qualified, won or lost.
     """
     # The service checks the transition again: the lead may have moved between the request and its approval.
-    return await _leads(_set_status, user=ctx.deps.user, lead_id=lead_id, status=status)
+    return await run_tool(_set_status, user=ctx.deps.user, lead_id=lead_id, status=status)
 
 
 def _may_read_leads(user: Any) -> bool:
     from apps.leads import selectors
 
-    return _may(user, selectors.VIEW_PERMISSION)
+    return staff_may(user, selectors.VIEW_PERMISSION)
 
 
 def _may_change_leads(user: Any) -> bool:
     from apps.leads import selectors
 
-    return _may(user, selectors.CHANGE_PERMISSION)
+    return staff_may(user, selectors.CHANGE_PERMISSION)
 
 
 async def _for_readers(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:

@@ -12,37 +12,24 @@ only imported inside the functions, which run only when it is."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from pydantic_ai import RunContext
-from pydantic_ai.exceptions import ModelRetry, ToolFailed
+from pydantic_ai.exceptions import ModelRetry
 from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.toolsets import FunctionToolset
 
 from apps.agents.deps import AgentDeps
 from apps.agents.toolsets import ToolsetSpec
-from modules.api.exceptions import ServiceError
+from apps.agents.toolsets.common import person, run_tool, short, staff_may, when
 
 MAX_TICKETS = 50
 MAX_QUERY = 200
 # What get_ticket returns of a ticket's past: its latest messages and changes, and each text cut short.
 LATEST_MESSAGES = 10
 LATEST_CHANGES = 10
-MAX_TEXT = 1000
-
-
-async def _support[T](function: Callable[..., T], /, **kwargs: Any) -> T:
-    """Run a sync function of this toolset on the thread that holds the request's connection. A support error
-    (ServiceError: a move the status machine refuses, a reply to a closed ticket, found only when the change is
-    made) becomes ToolFailed: the model is told in the error's own words, and the run goes on. Other exceptions are
-    bugs and propagate."""
-    try:
-        return await sync_to_async(function, thread_sensitive=True)(**kwargs)
-    except ServiceError as error:
-        raise ToolFailed(error.message) from error
 
 
 def _may(user: Any, *, change: bool) -> bool:
@@ -51,7 +38,7 @@ def _may(user: Any, *, change: bool) -> bool:
     from apps.support import selectors
 
     permission = selectors.CHANGE_PERMISSION if change else selectors.VIEW_PERMISSION
-    return bool(getattr(user, "is_staff", False)) and user.has_perm(permission)
+    return staff_may(user, permission)
 
 
 def _require(user: Any, *, change: bool) -> None:
@@ -68,20 +55,6 @@ def _require(user: Any, *, change: bool) -> None:
     )
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else f"{text[: MAX_TEXT - 1]}…"
-
-
-def _when(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def _person(user: Any) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": user.pk, "email": user.email, "name": user.get_full_name()}
-
-
 def _choice(value: str | None, choices: Any, what: str, whats: str) -> None:
     if value is not None and value not in choices.values:
         raise ModelRetry(f"{value!r} is not a {what}; the {whats} are {', '.join(choices.values)}.")
@@ -93,14 +66,14 @@ def _ticket_data(ticket: Any) -> dict[str, Any]:
         "subject": ticket.subject,
         "status": ticket.status,
         "priority": ticket.priority,
-        "requester": _person(ticket.requester),
-        "assignee": _person(ticket.assignee),
-        "created_at": _when(ticket.created_at),
-        "updated_at": _when(ticket.updated_at),
-        "first_response_due_at": _when(ticket.first_response_due_at),
-        "first_responded_at": _when(ticket.first_responded_at),
+        "requester": person(ticket.requester),
+        "assignee": person(ticket.assignee),
+        "created_at": when(ticket.created_at),
+        "updated_at": when(ticket.updated_at),
+        "first_response_due_at": when(ticket.first_response_due_at),
+        "first_responded_at": when(ticket.first_responded_at),
         "first_response_breached": ticket.first_response_breached,
-        "resolution_due_at": _when(ticket.resolution_due_at),
+        "resolution_due_at": when(ticket.resolution_due_at),
         "resolution_breached": ticket.resolution_breached,
     }
 
@@ -145,32 +118,32 @@ def _read(user: Any, number: int) -> dict[str, Any]:
     return {
         **_ticket_data(ticket),
         "category": ticket.category.name if ticket.category is not None else None,
-        "paused_at": _when(ticket.paused_at),
+        "paused_at": when(ticket.paused_at),
         "paused_seconds": ticket.paused_seconds,
-        "resolved_at": _when(ticket.resolved_at),
-        "closed_at": _when(ticket.closed_at),
-        "last_customer_message_at": _when(ticket.last_customer_message_at),
-        "last_staff_message_at": _when(ticket.last_staff_message_at),
+        "resolved_at": when(ticket.resolved_at),
+        "closed_at": when(ticket.closed_at),
+        "last_customer_message_at": when(ticket.last_customer_message_at),
+        "last_staff_message_at": when(ticket.last_staff_message_at),
         "next_statuses": _next_statuses(ticket.status),
         "latest_messages": [
             {
                 "id": message.pk,
                 "kind": "internal_note" if message.internal else "public_reply",
                 "from_staff": message.from_staff,
-                "author": _person(message.author),
-                "created_at": _when(message.created_at),
-                "body": _short(message.body),
+                "author": person(message.author),
+                "created_at": when(message.created_at),
+                "body": short(message.body),
                 "attachments": [attachment.name for attachment in message.attachments.all()],
             }
             for message in messages[:LATEST_MESSAGES]
         ],
         "latest_history": [
             {
-                "created_at": _when(change.created_at),
+                "created_at": when(change.created_at),
                 "field": change.field,
                 "old_value": change.old_value,
                 "new_value": change.new_value,
-                "actor": _person(change.actor),
+                "actor": person(change.actor),
             }
             for change in history[:LATEST_CHANGES]
         ],
@@ -217,8 +190,8 @@ def _message(user: Any, number: int, body: str, internal: bool) -> dict[str, Any
         "number": number,
         "message_id": message.pk,
         "kind": "internal_note" if message.internal else "public_reply",
-        "body": _short(message.body),
-        "created_at": _when(message.created_at),
+        "body": short(message.body),
+        "created_at": when(message.created_at),
         "status": message.ticket.status,
     }
 
@@ -268,7 +241,7 @@ async def search_tickets(
         breached: true for only tickets past an SLA due time, false for only those within them.
         limit: How many tickets to return (1 to 50).
     """
-    return await _support(
+    return await run_tool(
         _search,
         user=ctx.deps.user,
         query=query,
@@ -286,12 +259,12 @@ async def get_ticket(ctx: RunContext[AgentDeps], number: int) -> dict[str, Any]:
     Args:
         number: The ticket's number, as search_tickets gives it (the number people quote, as in #1042).
     """
-    return await _support(_read, user=ctx.deps.user, number=number)
+    return await run_tool(_read, user=ctx.deps.user, number=number)
 
 
 async def _may_add_note(ctx: RunContext[AgentDeps], number: int, body: str) -> None:
     # Runs before the call is put to the approver: nobody is asked to approve a call that would only fail.
-    await _support(_check_message, user=ctx.deps.user, number=number, body=body, internal=True)
+    await run_tool(_check_message, user=ctx.deps.user, number=number, body=body, internal=True)
 
 
 async def add_internal_note(ctx: RunContext[AgentDeps], number: int, body: str) -> dict[str, Any]:
@@ -305,12 +278,12 @@ async def add_internal_note(ctx: RunContext[AgentDeps], number: int, body: str) 
         body: The note's text.
     """
     # Checked again: the user's permissions or the ticket may have changed between the request and its approval.
-    return await _support(_message, user=ctx.deps.user, number=number, body=body, internal=True)
+    return await run_tool(_message, user=ctx.deps.user, number=number, body=body, internal=True)
 
 
 async def _may_reply(ctx: RunContext[AgentDeps], number: int, body: str) -> None:
     # Runs before the call is put to the approver: nobody is asked to approve a call that would only fail.
-    await _support(_check_message, user=ctx.deps.user, number=number, body=body, internal=False)
+    await run_tool(_check_message, user=ctx.deps.user, number=number, body=body, internal=False)
 
 
 async def reply_to_customer(ctx: RunContext[AgentDeps], number: int, body: str) -> dict[str, Any]:
@@ -325,12 +298,12 @@ async def reply_to_customer(ctx: RunContext[AgentDeps], number: int, body: str) 
         body: The reply's text, written to the customer.
     """
     # Checked again: the user's permissions or the ticket may have changed between the request and its approval.
-    return await _support(_message, user=ctx.deps.user, number=number, body=body, internal=False)
+    return await run_tool(_message, user=ctx.deps.user, number=number, body=body, internal=False)
 
 
 async def _may_set_status(ctx: RunContext[AgentDeps], number: int, status: str) -> None:
     # Runs before the call is put to the approver: a move the status machine refuses is sent back at once.
-    await _support(_check_status, user=ctx.deps.user, number=number, status=status)
+    await run_tool(_check_status, user=ctx.deps.user, number=number, status=status)
 
 
 async def set_ticket_status(ctx: RunContext[AgentDeps], number: int, status: str) -> dict[str, Any]:
@@ -346,7 +319,7 @@ async def set_ticket_status(ctx: RunContext[AgentDeps], number: int, status: str
         status: The new status: open, waiting_for_customer, waiting_for_staff, resolved or closed.
     """
     # The service checks the move again: the ticket may have moved between the request and its approval.
-    return await _support(_set_status, user=ctx.deps.user, number=number, status=status)
+    return await run_tool(_set_status, user=ctx.deps.user, number=number, status=status)
 
 
 async def _for_readers(ctx: RunContext[AgentDeps], tool: ToolDefinition) -> ToolDefinition | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -114,12 +113,6 @@ def queries_of(client: APIClient, path: str) -> int:
         response = client.get(path)
     assert response.status_code == 200
     return len(queries.captured_queries)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def png_bytes(size: tuple[int, int] = (4, 3), color: str = "red") -> bytes:

@@ -35,7 +35,6 @@ from apps.support.tests.factories import (
     REPLY,
     agent_create,
     client_for,
-    free_port,
     ticket_create,
     user_create,
 )
@@ -44,6 +43,7 @@ from modules.api import broadcast
 from modules.api.testing import (  # noqa: F401  (a fixture)
     AsgiClient,
     _connections_closed_after_each_request,
+    free_port,
     sse_parse,
 )
 

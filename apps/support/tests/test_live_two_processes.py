@@ -5,78 +5,35 @@ staff streams on A but never the customer's."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.support.models import Audience, Ticket, TicketEvent
-from apps.support.tests.factories import NOTE, REDIS_URL, REPLY, agent_create, free_port, ticket_create, user_create
-from modules.api.testing import sse_parse
+from apps.support.tests.factories import NOTE, REDIS_URL, REPLY, agent_create, ticket_create, user_create
+from modules.api.testing import server_database_url, sse_parse, wait_until_up, web_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-HOST = "127.0.0.1"
 CUSTOMER_SAYS = "Thank you, the refund arrived."
 
 
-def database_url() -> str:
-    """The test database, through the embedded server's socket, for the server processes."""
-    params = connection.get_connection_params()
-    return f"postgres://{params.get('user') or 'postgres'}@/{connection.settings_dict['NAME']}?host={params['host']}"
-
-
-@contextlib.contextmanager
-def web_process(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """One web process: gunicorn with one uvicorn worker on a free loopback port; its base URL once it answers."""
-    port = free_port()
-    env = {
+def server_env() -> dict[str, str]:
+    return {
         **os.environ,
         "DJANGO_ENV": "test",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": server_database_url(),
         "REDIS_URL": REDIS_URL,
         "TASKS__BACKEND": "immediate",
         "SUPPORT__HEARTBEAT_SECONDS": "1",
     }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", "1",
-             "--bind", f"{HOST}:{port}", "config.asgi:application"],
-            cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://{HOST}:{port}"
-    try:
-        yield base, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        assert time.monotonic() < deadline, f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}"
-        time.sleep(0.1)
 
 
 def bearer(user: Any) -> dict[str, str]:
@@ -142,8 +99,8 @@ def test_a_customer_and_staff_exchange_messages_live_across_two_web_processes(tm
     agent = agent_create()
     ticket: Ticket = ticket_create(ada)
     with (
-        web_process(tmp_path / "a.log") as (a, process_a),
-        web_process(tmp_path / "b.log") as (b, process_b),
+        web_process(tmp_path / "a.log", server_env()) as (a, process_a),
+        web_process(tmp_path / "b.log", server_env()) as (b, process_b),
     ):
         wait_until_up(a, process_a, tmp_path / "a.log")
         wait_until_up(b, process_b, tmp_path / "b.log")

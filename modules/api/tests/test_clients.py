@@ -11,22 +11,19 @@ import os
 import pkgutil
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import httpx
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from modules.api.clients import python_client_schema, python_package_name
+from modules.api.testing import server_database_url, wait_until_up, web_process
 from modules.email.testing import SmtpSink, smtp_server
 
 HOST = "127.0.0.1"
@@ -149,66 +146,23 @@ def test_generate_clients_writes_typescript_types_and_a_fetch_client(tmp_path, c
     assert not (tmp_path / "python").exists()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def database_url() -> str:
-    """The test database, through the embedded server's socket or the server DATABASE_URL names."""
-    params = connection.get_connection_params()
-    name = connection.settings_dict["NAME"]
-    user = quote(params.get("user") or "postgres", safe="")
-    password = f":{quote(params['password'], safe='')}" if params.get("password") else ""
-    host = params.get("host", "")
-    if host.startswith("/"):
-        return f"postgres://{user}{password}@/{name}?host={host}"
-    return f"postgres://{user}{password}@{host}:{params.get('port') or 5432}/{name}"
-
-
 @contextlib.contextmanager
 def web_server(log: Path, smtp_port: int) -> Iterator[str]:
     """gunicorn with one uvicorn worker, as production runs it, on the test database; its base URL once it answers."""
-    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST", "REDIS_"))}
     env.update(
         {
             "DJANGO_ENV": "test",
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": server_database_url(),
             "TASKS__BACKEND": "immediate",
             "EMAIL__BACKEND": "smtp",
             "EMAIL__HOST": HOST,
             "EMAIL__PORT": str(smtp_port),
         }
     )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", "1",
-             "--bind", f"{HOST}:{port}", "config.asgi:application"],
-            cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, (
-                f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}"
-            )
-            time.sleep(0.1)
+    with web_process(log, env) as (base, process):
+        wait_until_up(base, process, log)
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextlib.contextmanager
