@@ -6,9 +6,14 @@ late finisher (a worker presumed dead, a timed-out thread) never overwrites a ne
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router
+from django.db.models import JSONField
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 from django.utils import timezone
@@ -16,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
 from apps.tasks.exceptions import WorkerLost
-from apps.tasks.models import FINAL_STATUSES, TaskRun
+from apps.tasks.models import TaskRun
 
 WORKER_LOST = f"{WorkerLost.__module__}.{WorkerLost.__qualname__}"
 
@@ -54,9 +59,40 @@ def run_from_payload(payload: dict[str, Any]) -> TaskRun:
     )
 
 
+# ON CONFLICT DO NOTHING: a fast worker may have created the row from the message already. Outside a transaction,
+# the row's commit does not wait for the disk (synchronous_commit off for this statement only): should PostgreSQL
+# crash in the next few hundred milliseconds and lose it, the worker recreates it from the message, which carries
+# everything the row holds (claim_attempts). Inside the caller's transaction it commits with theirs, as usual.
+ENQUEUED_SQL = "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT (id) DO NOTHING"
+ENQUEUED_ASYNC_COMMIT_SQL = (
+    "INSERT INTO {table} ({columns}) SELECT {values} FROM (SELECT set_config('synchronous_commit', 'off', true)) AS "
+    "durability ON CONFLICT (id) DO NOTHING"
+)
+
+
 def record_enqueued(result: TaskResult[Any, Any]) -> None:
-    # ON CONFLICT DO NOTHING: a fast worker may have created the row from the message already.
-    TaskRun.objects.bulk_create([run_from_result(result)], ignore_conflicts=True)
+    """Record a queued run in one round trip."""
+    run = run_from_result(result)
+    connection = connections[_database()]
+    fields = TaskRun._meta.concrete_fields
+    values = [field.get_db_prep_save(getattr(run, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_enqueued_sql(async_commit=not connection.in_atomic_block), values)
+
+
+@cache
+def _enqueued_sql(*, async_commit: bool) -> str:
+    fields = TaskRun._meta.concrete_fields
+    return (ENQUEUED_ASYNC_COMMIT_SQL if async_commit else ENQUEUED_SQL).format(
+        table=TaskRun._meta.db_table,
+        columns=_columns(),
+        values=", ".join("%s::jsonb" if isinstance(field, JSONField) else "%s" for field in fields),
+    )
+
+
+@cache
+def _columns(prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{field.get_attname_column()[1]}" for field in TaskRun._meta.concrete_fields)
 
 
 def record_started(result: TaskResult[Any, Any]) -> None:
@@ -90,60 +126,178 @@ def record_finished(result: TaskResult[Any, Any]) -> bool:
     return bool(updated)
 
 
-def claim_attempt(payload: dict[str, Any], worker_id: str, max_attempts: int) -> TaskRun | None:
-    """Start a new attempt of the run a message names; None when there is nothing to run.
+# One statement starts the attempts of a batch. The CTE locks the rows in id order (workers claiming and finishing
+# overlapping batches never deadlock); a row is updated only once the CTE has emitted (locked) it. A run found
+# RUNNING lost its worker: that attempt is recorded as lost. A run out of attempts is recorded FAILED instead.
+CLAIMS_SQL = """
+WITH locked AS (
+    SELECT id FROM {table} WHERE id = ANY(%(ids)s::varchar[]) ORDER BY id FOR UPDATE
+)
+UPDATE {table} AS run SET
+    status = CASE WHEN run.attempts >= %(max)s THEN 'FAILED' ELSE 'RUNNING' END,
+    attempts = CASE WHEN run.attempts >= %(max)s THEN run.attempts ELSE run.attempts + 1 END,
+    started_at = CASE WHEN run.attempts >= %(max)s THEN run.started_at ELSE COALESCE(run.started_at, %(now)s) END,
+    last_attempted_at = CASE WHEN run.attempts >= %(max)s THEN run.last_attempted_at ELSE %(now)s END,
+    finished_at = CASE WHEN run.attempts >= %(max)s THEN %(now)s END,
+    worker = CASE WHEN run.attempts >= %(max)s THEN run.worker ELSE %(worker)s END,
+    worker_ids = CASE
+        WHEN run.attempts >= %(max)s THEN run.worker_ids
+        ELSE run.worker_ids || jsonb_build_array(%(worker)s::text)
+    END,
+    errors = CASE
+        WHEN run.status = 'RUNNING' THEN run.errors || jsonb_build_array(
+            jsonb_build_object('exception_class_path', %(lost)s::text, 'traceback', {note})
+        )
+        ELSE run.errors
+    END,
+    error_class = CASE WHEN run.status = 'RUNNING' THEN %(lost)s ELSE run.error_class END,
+    traceback = CASE WHEN run.status = 'RUNNING' THEN {note} ELSE run.traceback END
+WHERE run.id IN (SELECT id FROM locked) AND run.status IN ('READY', 'RUNNING')
+RETURNING {columns}
+"""
+LOST_NOTE = (
+    "('worker ' || run.worker || ' stopped responding during attempt ' || run.attempts "
+    "|| '; delivered again' || E'\\n')"
+)
 
-    Nothing to run: the run already reached a final state (a duplicate delivery), or it has used all
-    its attempts (it is then recorded FAILED). A run found RUNNING means its previous worker died:
-    that attempt is recorded as lost and this delivery becomes the next attempt.
+
+def claim_attempts(payloads: list[dict[str, Any]], worker_id: str, max_attempts: int) -> dict[str, TaskRun | None]:
+    """Start a new attempt of each run the messages name; None where there is nothing to run.
+
+    Nothing to run: the run already reached a final state (a duplicate delivery), or it has used all its
+    attempts (it is then recorded FAILED). A run found RUNNING means its previous worker died: that attempt
+    is recorded as lost and this delivery becomes the next attempt. One statement in the usual case; if it
+    fails, nothing is claimed and the messages stay pending, to be delivered again.
     """
-    now = timezone.now()
-    with transaction.atomic():
-        run = TaskRun.objects.select_for_update().filter(pk=payload["id"]).first()
-        if run is None:
-            # Enqueued inside a transaction that has not committed yet (or rolled back): the message is the truth.
-            TaskRun.objects.bulk_create([run_from_payload(payload)], ignore_conflicts=True)
-            run = TaskRun.objects.select_for_update().get(pk=payload["id"])
-        if run.status in FINAL_STATUSES:
-            return None
-        if run.status == TaskResultStatus.RUNNING:
-            lost = f"worker {run.worker} stopped responding during attempt {run.attempts}; delivered again\n"
-            run.errors = [*run.errors, {"exception_class_path": WORKER_LOST, "traceback": lost}]
-            run.error_class, run.traceback = WORKER_LOST, lost
-        if run.attempts >= max_attempts:
-            run.status = TaskResultStatus.FAILED
-            run.finished_at = now
-            run.save(update_fields=["status", "finished_at", "errors", "error_class", "traceback"])
-            return None
-        run.status = TaskResultStatus.RUNNING
-        run.attempts += 1
-        run.started_at = run.started_at or now
-        run.last_attempted_at = now
-        run.finished_at = None
-        run.worker = worker_id
-        run.worker_ids = [*run.worker_ids, worker_id]
-        run.save()
-    return run
+    by_id = {payload["id"]: payload for payload in payloads}
+    claimed: dict[str, TaskRun | None] = dict.fromkeys(by_id)
+    with connections[_database()].cursor() as cursor:
+        claimed.update(_claim(cursor, list(by_id), worker_id, max_attempts))
+        rest = [run_id for run_id in by_id if run_id not in claimed or claimed[run_id] is None]
+        if rest:
+            existing = set(TaskRun.objects.filter(pk__in=rest).values_list("pk", flat=True))
+            missing = [by_id[run_id] for run_id in rest if run_id not in existing]
+            if missing:
+                # Enqueued inside a transaction that has not committed yet (or rolled back): the message is the truth.
+                TaskRun.objects.bulk_create([run_from_payload(payload) for payload in missing], ignore_conflicts=True)
+                claimed.update(_claim(cursor, [payload["id"] for payload in missing], worker_id, max_attempts))
+    return claimed
 
 
-def finish_attempt(run: TaskRun, status: str, *, return_value: Any = None, error: TaskError | None = None) -> bool:
-    """Record the outcome of attempt run.attempts: SUCCESSFUL, FAILED, or READY (a retry is scheduled)."""
-    now = timezone.now()
-    duration = now - run.last_attempted_at if run.last_attempted_at else None
-    changes: dict[str, Any] = {"status": status, "duration": duration}
-    if status != TaskResultStatus.READY:
-        changes["finished_at"] = now
-    if status == TaskResultStatus.SUCCESSFUL:
-        changes["return_value"] = return_value
-    if error is not None:
-        entry = {"exception_class_path": error.exception_class_path, "traceback": error.traceback}
-        changes.update(errors=[*run.errors, entry], error_class=error.exception_class_path, traceback=error.traceback)
-    updated = TaskRun.objects.filter(pk=run.pk, status=TaskResultStatus.RUNNING, attempts=run.attempts).update(
-        **changes
+def _claim(cursor: Any, ids: list[str], worker_id: str, max_attempts: int) -> dict[str, TaskRun | None]:
+    table = TaskRun._meta.db_table
+    fields = TaskRun._meta.concrete_fields
+    sql = CLAIMS_SQL.format(table=table, note=LOST_NOTE, columns=_columns("run."))
+    cursor.execute(
+        sql,
+        {
+            "ids": sorted(ids),
+            "max": max_attempts,
+            "now": timezone.now(),
+            "worker": worker_id,
+            "lost": WORKER_LOST,
+        },
     )
-    for name, value in changes.items():
-        setattr(run, name, value)
-    return bool(updated)
+    claimed: dict[str, TaskRun | None] = {}
+    for row in cursor.fetchall():
+        values = [
+            json.loads(value) if value is not None and isinstance(field, JSONField) else value
+            for field, value in zip(fields, row, strict=True)
+        ]
+        run = TaskRun.from_db(cursor.db.alias, [field.attname for field in fields], values)
+        claimed[run.pk] = run if run.status == TaskResultStatus.RUNNING else None
+    return claimed
+
+
+@dataclass
+class Finish:
+    """The outcome of one attempt: SUCCESSFUL, FAILED, or READY (a retry is scheduled)."""
+
+    run: TaskRun
+    status: str
+    return_value: Any = None
+    error: TaskError | None = None
+    at: datetime = field(default_factory=timezone.now)
+
+
+# The CTE locks the rows in id order, and a row is updated only once the CTE has emitted (locked) it.
+FINISHES_SQL = """
+WITH locked AS (
+    SELECT id FROM {table} WHERE id = ANY(%s::varchar[]) ORDER BY id FOR UPDATE
+)
+UPDATE {table} AS run SET
+    status = outcome.status,
+    duration = outcome.at - run.last_attempted_at,
+    finished_at = CASE WHEN outcome.status = 'READY' THEN run.finished_at ELSE outcome.at END,
+    return_value = CASE WHEN outcome.status = 'SUCCESSFUL' THEN outcome.return_value::jsonb ELSE run.return_value END,
+    errors = CASE
+        WHEN outcome.error IS NULL THEN run.errors ELSE run.errors || jsonb_build_array(outcome.error::jsonb)
+    END,
+    error_class = COALESCE(outcome.error_class, run.error_class),
+    traceback = COALESCE(outcome.traceback, run.traceback)
+FROM unnest(
+    %s::varchar[], %s::integer[], %s::varchar[], %s::timestamptz[], %s::text[], %s::text[], %s::varchar[], %s::text[]
+) AS outcome(id, attempts, status, at, return_value, error, error_class, traceback)
+WHERE run.id = outcome.id AND run.id IN (SELECT id FROM locked)
+    AND run.status = 'RUNNING' AND run.attempts = outcome.attempts
+RETURNING run.id
+"""
+
+
+def finish_attempts(finishes: list[Finish]) -> set[str]:
+    """Record the outcomes of a batch of attempts in one statement; return the ids recorded.
+
+    An outcome is recorded only if its run is still RUNNING the same attempt: a late finisher (a worker
+    presumed dead, a timed-out thread) never overwrites a newer outcome. The rows are locked in id order
+    first, so workers finishing overlapping batches never deadlock. The runs of recorded outcomes are
+    updated in memory too.
+    """
+    if not finishes:
+        return set()
+    finishes = sorted(finishes, key=lambda finish: finish.run.pk)
+    errors = [finish.error for finish in finishes]
+    columns = (
+        [finish.run.pk for finish in finishes],
+        [finish.run.pk for finish in finishes],
+        [finish.run.attempts for finish in finishes],
+        [finish.status for finish in finishes],
+        [finish.at for finish in finishes],
+        [
+            json.dumps(finish.return_value) if finish.status == TaskResultStatus.SUCCESSFUL else None
+            for finish in finishes
+        ],
+        [json.dumps(_error_entry(error)) if error else None for error in errors],
+        [error.exception_class_path if error else None for error in errors],
+        [error.traceback if error else None for error in errors],
+    )
+    with connections[_database()].cursor() as cursor:
+        cursor.execute(FINISHES_SQL.format(table=TaskRun._meta.db_table), columns)
+        recorded = {row[0] for row in cursor.fetchall()}
+    for finish in finishes:
+        if finish.run.pk in recorded:
+            _apply(finish)
+    return recorded
+
+
+def _apply(finish: Finish) -> None:
+    run = finish.run
+    run.status = finish.status
+    run.duration = finish.at - run.last_attempted_at if run.last_attempted_at else None
+    if finish.status != TaskResultStatus.READY:
+        run.finished_at = finish.at
+    if finish.status == TaskResultStatus.SUCCESSFUL:
+        run.return_value = finish.return_value
+    if finish.error is not None:
+        run.errors = [*run.errors, _error_entry(finish.error)]
+        run.error_class, run.traceback = finish.error.exception_class_path, finish.error.traceback
+
+
+def _error_entry(error: TaskError) -> dict[str, str]:
+    return {"exception_class_path": error.exception_class_path, "traceback": error.traceback}
+
+
+def _database() -> str:
+    return router.db_for_write(TaskRun)
 
 
 def task_for(run: TaskRun) -> Task[Any, Any]:

