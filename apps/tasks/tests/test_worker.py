@@ -111,6 +111,26 @@ def test_kill_9_mid_task_another_worker_completes_it_exactly_once(start_worker, 
     assert redis_client.xpending(stream_key(queue_name), GROUP)["pending"] == 0
 
 
+def test_a_run_delivered_twice_in_one_batch_runs_once_and_both_messages_are_acknowledged(
+    start_worker, queue_name, redis_client, scratch_key
+):
+    tasks = [jobs.tick.using(queue_name=queue_name).enqueue(f"{scratch_key}:{number}") for number in range(3)]
+    duplicated = tasks[1]
+    stream = stream_key(queue_name)
+    _, body = redis_client.xrange(stream)[1]
+    assert json.loads(body[b"job"])["id"] == duplicated.id
+    redis_client.xadd(stream, body)  # the same run once more: the worker reads all four (concurrency 4) at once
+
+    start_worker()
+
+    wait_for(lambda: finished(*[task.id for task in tasks]), what="the three runs")
+    # The second message is left pending, delivered again after the visibility timeout, and acknowledged unrun.
+    wait_for(lambda: redis_client.xlen(stream) == 0, what="both messages to be acknowledged and deleted")
+    assert [redis_client.get(f"{scratch_key}:{number}") for number in range(3)] == [b"1"] * 3
+    run = TaskRun.objects.get(pk=duplicated.id)
+    assert (run.status, run.attempts, run.errors) == (TaskResultStatus.SUCCESSFUL, 1, [])
+
+
 def test_sigterm_drains_running_tasks_and_takes_nothing_new(start_worker, queue_name, redis_client, scratch_key):
     worker = start_worker()
     running = jobs.slow.using(queue_name=queue_name).enqueue(scratch_key, 1.5)
