@@ -1,5 +1,14 @@
-"""Start-up cost, as medians over fresh processes: `import cfg`, building settings, `manage.py check`,
-and the same check for a bare `django-admin startproject` as the floor.
+"""Start-up cost, as medians over fresh processes, against a bare `django-admin startproject` project (written to a
+temporary folder, its settings untouched) measured in the same run:
+
+- `import cfg`, importing config.config, loading the config and building the settings;
+- `manage.py check`, ours and the bare project's, and their ratio (goal: at most 1.5 times the bare project's);
+- importing the ASGI application (`config.asgi`; goal: at most 0.45 s), and the bare project's `bare.asgi`;
+- a web worker's resident size (RSS) once its ASGI application is imported and has answered one request in-process,
+  ours and the bare project's, and their ratio (goal: at most 1.2 times). The request is the same for both, a GET of
+  a path neither project serves: it runs the middleware, loads the whole URLconf (every view module) and answers 404.
+
+Both projects run with the caller's environment less its DJANGO_* variables; ours with DJANGO_ENV=development.
 
     .venv/bin/python benchmarks/startup.py [--runs 7]
 """
@@ -17,6 +26,11 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+CHECK_RATIO_GOAL = 1.5
+ASGI_IMPORT_GOAL_MS = 450.0
+RSS_RATIO_GOAL = 1.2
+WARM_UP_PATH = "/startup-benchmark-warm-up/"
 
 IMPORT_CFG = """
 import sys, time, json
@@ -43,18 +57,69 @@ print(json.dumps({"import_ms": (imported - started) * 1000, "load_ms": (loaded -
                   "settings_ms": (done - loaded) * 1000, "keys": len(settings)}))
 """
 
+# argv: the ASGI module, the path to GET. Prints the import's time, the RSS after it and after the request.
+ASGI_WORKER = """
+import asyncio, importlib, json, os, sys, time
+sys.path.insert(0, os.getcwd())
+module, path = sys.argv[1], sys.argv[2]
 
-def clean_env() -> dict[str, str]:
+def rss_kb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+started = time.perf_counter()
+application = importlib.import_module(module).application
+imported_ms = (time.perf_counter() - started) * 1000
+imported_rss = rss_kb()
+
+async def get():
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"accept", b"application/json")],
+        "client": ("127.0.0.1", 50000), "server": ("localhost", 80),
+    }
+    messages = []
+    bodies = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if bodies:
+            return bodies.pop()
+        await asyncio.Event().wait()  # the client stays connected: the handler stops listening once it has answered
+
+    async def send(message):
+        messages.append(message)
+
+    await application(scope, receive, send)
+    return next(message["status"] for message in messages if message["type"] == "http.response.start")
+
+status = asyncio.run(get())
+print(json.dumps({"import_ms": imported_ms, "imported_rss_kb": imported_rss, "rss_kb": rss_kb(), "status": status,
+                  "modules": len(sys.modules)}))
+"""
+
+
+def clean_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO")}
-    env["DJANGO_ENV"] = "development"
+    env.update(extra)
     return env
 
 
-def run_json(code: str) -> dict[str, float]:
+def our_env() -> dict[str, str]:
+    return clean_env(DJANGO_ENV="development")
+
+
+def run_json(code: str, *args: str, cwd: Path = BASE_DIR, env: dict[str, str] | None = None) -> dict[str, float]:
     output = subprocess.run(
-        [sys.executable, "-c", code], cwd=BASE_DIR, env=clean_env(), capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env if env is not None else our_env(),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return figures
 
 
 def wall(command: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -67,19 +132,33 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
     runs = parser.parse_args().runs
 
-    imports = [run_json(IMPORT_CFG) for _ in range(runs)]
-    builds = [run_json(BUILD_SETTINGS) for _ in range(runs)]
-    check = [wall([sys.executable, "manage.py", "check"], BASE_DIR, clean_env()) for _ in range(runs)]
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp)
         subprocess.run([sys.executable, "-m", "django", "startproject", "bare", str(bare)], check=True)
-        env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO")}
-        floor = [wall([sys.executable, "manage.py", "check"], bare, env) for _ in range(runs)]
+        imports = [run_json(IMPORT_CFG) for _ in range(runs)]
+        builds = [run_json(BUILD_SETTINGS) for _ in range(runs)]
+        # Ours and the bare project alternate, so that a change in the machine's load touches both alike.
+        check: list[float] = []
+        floor: list[float] = []
+        workers: list[dict[str, float]] = []
+        bare_workers: list[dict[str, float]] = []
+        for _ in range(runs):
+            check.append(wall([sys.executable, "manage.py", "check"], BASE_DIR, our_env()))
+            floor.append(wall([sys.executable, "manage.py", "check"], bare, clean_env()))
+            workers.append(run_json(ASGI_WORKER, "config.asgi", WARM_UP_PATH))
+            bare_workers.append(run_json(ASGI_WORKER, "bare.asgi", WARM_UP_PATH, cwd=bare, env=clean_env()))
+
+    def figure(results: list[dict[str, float]], key: str) -> float:
+        return median([result[key] for result in results])
 
     print(f"runs per figure: {runs} fresh processes (medians)")
     print(
@@ -88,14 +167,40 @@ def main() -> None:
         f"{int(median([r['modules'] for r in imports]))} modules in all, "
         f"django imported: {any(r['django'] for r in imports)}"
     )
-    print(f"import config.config:       {median([r['import_ms'] for r in builds]):7.1f} ms (models + first load)")
-    print(f"ProjectConfig.load() again: {median([r['load_ms'] for r in builds]):7.1f} ms")
-    print(
-        f"get_all_settings():         {median([r['settings_ms'] for r in builds]):7.1f} ms "
-        f"({int(median([r['keys'] for r in builds]))} settings)"
-    )
+    print(f"import config.config:       {figure(builds, 'import_ms'):7.1f} ms (models + first load)")
+    print(f"ProjectConfig.load() again: {figure(builds, 'load_ms'):7.1f} ms")
+    settings_count = int(figure(builds, "keys"))
+    print(f"get_all_settings():         {figure(builds, 'settings_ms'):7.1f} ms ({settings_count} settings)")
+
+    check_ratio = median(check) / median(floor)
     print(f"manage.py check (project):  {median(check):7.1f} ms wall")
     print(f"manage.py check (bare startproject floor): {median(floor):7.1f} ms wall")
+    check_met = verdict(check_ratio <= CHECK_RATIO_GOAL)
+    print(f"   ours/bare: {check_ratio:.2f}x; goal at most {CHECK_RATIO_GOAL:g}x: {check_met}")
+
+    asgi_ms = figure(workers, "import_ms")
+    print(
+        f"import config.asgi:         {asgi_ms:7.1f} ms (django.setup() and the settings included; "
+        f"goal at most {ASGI_IMPORT_GOAL_MS:g} ms: {verdict(asgi_ms <= ASGI_IMPORT_GOAL_MS)})"
+    )
+    print(f"import bare.asgi:           {figure(bare_workers, 'import_ms'):7.1f} ms")
+
+    statuses = sorted({int(r["status"]) for r in workers}), sorted({int(r["status"]) for r in bare_workers})
+    rss, bare_rss = figure(workers, "rss_kb") / 1024, figure(bare_workers, "rss_kb") / 1024
+    rss_ratio = rss / bare_rss
+    print(
+        f"web worker RSS, ASGI app imported then one GET {WARM_UP_PATH} (status ours {statuses[0]}, "
+        f"bare {statuses[1]}):"
+    )
+    print(
+        f"   ours: {rss:6.1f} MB ({figure(workers, 'imported_rss_kb') / 1024:.1f} MB before the request, "
+        f"{int(figure(workers, 'modules'))} modules)"
+    )
+    print(
+        f"   bare: {bare_rss:6.1f} MB ({figure(bare_workers, 'imported_rss_kb') / 1024:.1f} MB before the request, "
+        f"{int(figure(bare_workers, 'modules'))} modules)"
+    )
+    print(f"   ours/bare: {rss_ratio:.2f}x; goal at most {RSS_RATIO_GOAL:g}x: {verdict(rss_ratio <= RSS_RATIO_GOAL)}")
 
 
 if __name__ == "__main__":

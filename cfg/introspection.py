@@ -11,6 +11,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic_core import to_jsonable_python
 
 from cfg.loading import env_var_name
+from cfg.models.base import attribute_docstrings
 
 MASK = "********"
 
@@ -132,8 +133,8 @@ def _description(model: type[BaseModel], name: str) -> str:
     """A subclass that only changes a default (ProjectConfig.project_name) keeps the base's description."""
     for cls in model.__mro__:
         fields = getattr(cls, "model_fields", {})
-        if name in fields and fields[name].description:
-            return str(fields[name].description)
+        if name in fields and (description := fields[name].description or attribute_docstrings(cls).get(name)):
+            return str(description)
     return ""
 
 

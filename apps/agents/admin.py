@@ -27,7 +27,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from pydantic import TypeAdapter, ValidationError
-from pydantic_ai import StructuredDict
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 from unfold.forms import BaseDialogForm
@@ -101,6 +100,8 @@ def schema_problem(schema: Any) -> str | None:
 
 def _build_problem(schema: dict[str, Any]) -> str | None:
     """What goes wrong when the engine's answer type is built from `schema` and used, or None."""
+    from pydantic_ai import StructuredDict  # a second of imports: paid by the staff who save a schema, not at start-up
+
     try:
         answer = StructuredDict(copy.deepcopy(schema), name="answer")  # it writes into the schema it is given
         adapter: TypeAdapter[Any] = TypeAdapter(answer)

@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +50,7 @@ from apps.agents.audit import AuditedToolset, stored_result
 from apps.agents.deps import AgentDeps, ToolSpend
 from apps.agents.events import EventRecorder, next_seq
 from apps.agents.models import AgentDefinition, AgentRun, Decision, RunEvent, RunStatus, ToolCall, ToolCallStatus
-from apps.agents.selectors import last_history_run
+from apps.agents.selectors import is_lost, last_history_run
 from apps.agents.storable import storable, storable_text
 from apps.agents.toolsets import available_toolsets, toolset
 from modules.api.exceptions import ServiceError
@@ -175,13 +174,6 @@ def _claim(run_id: int, redelivered: bool) -> tuple[AgentRun, int] | None:
         run.model_name = run.agent.model or LlmSettings.current().chat_model
         run.save(update_fields=["status", "started_at", "claimed_at", "model_name"])
         return run, next_seq(run.pk)
-
-
-def is_lost(run: AgentRun) -> bool:
-    """A run marked running that no engine can still be running: an engine stops its run at AGENTS__RUN_TIMEOUT,
-    so a claim older than that (and a margin) was lost with its worker or server."""
-    stale = timezone.now() - timedelta(seconds=settings.AGENTS["RUN_TIMEOUT"] * 1.5 + 60)
-    return run.status == RunStatus.RUNNING and (run.claimed_at is None or run.claimed_at < stale)
 
 
 async def _watch_cancel(run_id: int, token: CancellationToken) -> None:

@@ -3,12 +3,24 @@ decided here once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from apps.agents.exceptions import AgentUnavailable
-from apps.agents.models import Access, AgentDefinition, AgentRun, Conversation, RunEvent, ToolCall, ToolCallStatus
+from apps.agents.models import (
+    Access,
+    AgentDefinition,
+    AgentRun,
+    Conversation,
+    RunEvent,
+    RunStatus,
+    ToolCall,
+    ToolCallStatus,
+)
 
 
 def agents_runnable_by(user: Any) -> QuerySet[AgentDefinition]:
@@ -91,3 +103,10 @@ def run_event_last(*, run_id: int) -> RunEvent | None:
 def tool_call_get(*, tool_call_id: int) -> ToolCall | None:
     """Any run's tool call, for a staff decision (the API lets staff only decide: it is not an owner's read)."""
     return ToolCall.objects.filter(pk=tool_call_id).select_related("run").first()
+
+
+def is_lost(run: AgentRun) -> bool:
+    """A run marked running that no engine can still be running: an engine stops its run at AGENTS__RUN_TIMEOUT,
+    so a claim older than that (and a margin) was lost with its worker or server."""
+    stale = timezone.now() - timedelta(seconds=settings.AGENTS["RUN_TIMEOUT"] * 1.5 + 60)
+    return run.status == RunStatus.RUNNING and (run.claimed_at is None or run.claimed_at < stale)

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.agents.engine import is_lost
 from apps.agents.events import event_append
 from apps.agents.exceptions import (
     AgentNoLongerAvailable,
@@ -32,7 +31,7 @@ from apps.agents.models import (
     ToolCall,
     ToolCallStatus,
 )
-from apps.agents.selectors import may_run
+from apps.agents.selectors import is_lost, may_run
 from apps.agents.tasks import execute_agent_run
 from modules.llm.exceptions import ChatNotConfigured
 from modules.llm.providers import chat_configured
@@ -88,7 +87,7 @@ def message_post(*, conversation: Conversation, text: str) -> AgentRun:
 
 
 def _fail_lost_runs(conversation: Conversation) -> None:
-    """Runs left running by a worker or server that stopped (engine.is_lost) end as failed, so that their
+    """Runs left running by a worker or server that stopped (selectors.is_lost) end as failed, so that their
     conversation takes messages again."""
     for run in AgentRun.objects.select_for_update().filter(conversation=conversation, status=RunStatus.RUNNING):
         if is_lost(run):
@@ -102,7 +101,7 @@ def _fail_lost_runs(conversation: Conversation) -> None:
 
 
 def run_cancel(*, run: AgentRun) -> AgentRun:
-    """A queued or paused run ends at once, as does one that no engine runs any more (engine.is_lost); a running
+    """A queued or paused run ends at once, as does one that no engine runs any more (selectors.is_lost); a running
     one is asked to stop (the engine sees it within a quarter of a second, between two steps of the model's stream
     or of its tools; a synchronous tool call already under way finishes first)."""
     with transaction.atomic():

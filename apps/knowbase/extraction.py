@@ -14,13 +14,14 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from itertools import islice
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import nh3
-import pypdf
-from pypdf.errors import DependencyError
 
 from apps.knowbase.exceptions import DocumentTooLarge, EmptyDocument, ExtractionFailed, UnsupportedDocument
+
+if TYPE_CHECKING:
+    import pypdf
 
 Kind = Literal["text", "markdown", "html", "pdf"]
 
@@ -502,6 +503,11 @@ _PAGE_SEPARATOR = "\n\n"
 
 
 def _extract_pdf(data: bytes, *, max_pages: int) -> ExtractedText:
+    # pypdf (and the cryptography it loads) is paid for by the process that reads a PDF, not by every one that
+    # imports this module to detect a kind.
+    import pypdf
+    from pypdf.errors import DependencyError
+
     # pypdf parses untrusted bytes and may fail in many ways (its own errors, but also ValueError, KeyError,
     # RecursionError… on malformed files): any failure while reading is the document's, reported as such.
     try:

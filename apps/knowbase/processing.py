@@ -19,7 +19,6 @@ from apps.knowbase.chunking import ChunkDraft, chunk_document, embedding_input
 from apps.knowbase.exceptions import DocumentTooLarge, EmbeddingDimensionMismatch, KnowbaseError
 from apps.knowbase.extraction import Kind, detect_kind, extract
 from apps.knowbase.models import Chunk, Document, Status
-from apps.knowbase.url_fetch import fetch_url
 from modules.api.exceptions import ServiceError
 from modules.llm.exceptions import ProviderUnavailable
 from modules.llm.providers import get_embedder
@@ -99,7 +98,10 @@ def _process(document: Document) -> Document | None:
         raise EmbeddingDimensionMismatch()
     started = time.perf_counter()
     if document.source_url:
-        page = fetch_url(
+        # httpx and httpcore load with the first fetch, in the worker that makes it.
+        from apps.knowbase import url_fetch
+
+        page = url_fetch.fetch_url(
             document.source_url, max_bytes=limits["URL_FETCH_MAX_BYTES"], timeout=limits["URL_FETCH_TIMEOUT"]
         )
         data = as_utf8(page.data, page.content_type)

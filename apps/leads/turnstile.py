@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from apps.leads.exceptions import TurnstileFailed, TurnstileUnavailable
@@ -50,6 +49,8 @@ def turnstile_verify(*, token: str, ip: str | None) -> None:
     data = {"secret": settings.LEADS["TURNSTILE_SECRET_KEY"], "response": token}
     if ip:
         data["remoteip"] = ip
+    import httpx  # loaded by the first verification, not by every process that imports the leads' API
+
     try:
         response = httpx.post(
             settings.LEADS["TURNSTILE_VERIFY_URL"], data=data, timeout=float(settings.LEADS["TURNSTILE_TIMEOUT"])

@@ -14,36 +14,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from anymail.exceptions import AnymailError, AnymailImproperlyInstalled, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason, tracking
-from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
-from anymail.webhooks.base import AnymailBaseWebhookView
-from anymail.webhooks.brevo import BrevoTrackingWebhookView
-from anymail.webhooks.mailgun import MailgunTrackingWebhookView
-from anymail.webhooks.mailjet import MailjetTrackingWebhookView
-from anymail.webhooks.postmark import PostmarkTrackingWebhookView
-from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.conf import settings
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import URLPattern, path
+from django.utils.module_loading import import_string
+from django.views.decorators.csrf import csrf_exempt
 
 from apps.newsletter.models import SuppressionReason
 from apps.newsletter.services.audience import Consent, suppress_undeliverable
 
+if TYPE_CHECKING:
+    from anymail.webhooks.base import AnymailBaseWebhookView
+
 logger = logging.getLogger(__name__)
 
 # The providers whose tracking webhooks are mounted: URL segment -> anymail's view, and the ANYMAIL settings each
-# needs besides WEBHOOK_SECRET.
-PROVIDERS: dict[str, tuple[type[AnymailBaseWebhookView], tuple[str, ...]]] = {
-    "postmark": (PostmarkTrackingWebhookView, ()),
-    "mailgun": (MailgunTrackingWebhookView, ("MAILGUN_WEBHOOK_SIGNING_KEY",)),
-    "amazon_ses": (AmazonSESTrackingWebhookView, ()),
-    "sendgrid": (SendGridTrackingWebhookView, ()),
-    "brevo": (BrevoTrackingWebhookView, ()),
-    "mailjet": (MailjetTrackingWebhookView, ()),
+# needs besides WEBHOOK_SECRET. The views are imported by their first call: anymail's Amazon SES module alone
+# imports boto3, and a web process that no provider calls need not carry any of them.
+PROVIDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "postmark": ("anymail.webhooks.postmark.PostmarkTrackingWebhookView", ()),
+    "mailgun": ("anymail.webhooks.mailgun.MailgunTrackingWebhookView", ("MAILGUN_WEBHOOK_SIGNING_KEY",)),
+    "amazon_ses": ("anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView", ()),
+    "sendgrid": ("anymail.webhooks.sendgrid.SendGridTrackingWebhookView", ()),
+    "brevo": ("anymail.webhooks.brevo.BrevoTrackingWebhookView", ()),
+    "mailjet": ("anymail.webhooks.mailjet.MailjetTrackingWebhookView", ()),
 }
 # What anymail's parsers raise on a body of the wrong shape (a missing key, text where JSON was expected).
 UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError, AnymailError)
@@ -92,13 +92,29 @@ def guarded(view_class: type[AnymailBaseWebhookView], required: tuple[str, ...])
     return Guarded
 
 
+@cache
+def provider_view(segment: str) -> Callable[..., HttpResponseBase]:
+    """The guarded view of the provider mounted at `segment`, built on its first call."""
+    view_path, required = PROVIDERS[segment]
+    view: Callable[..., HttpResponseBase] = guarded(import_string(view_path), required).as_view()
+    return view
+
+
+def deferred_view(segment: str) -> Callable[..., HttpResponseBase]:
+    # Exempt from CSRF as anymail's views are: providers post without a token.
+    @csrf_exempt
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return provider_view(segment)(request, *args, **kwargs)
+
+    view.__name__ = view.__qualname__ = f"anymail_{segment}_tracking"
+    return view
+
+
 def urlpatterns() -> list[URLPattern]:
-    view: Callable[..., HttpResponseBase]
-    patterns = []
-    for segment, (view_class, required) in PROVIDERS.items():
-        view = guarded(view_class, required).as_view()
-        patterns.append(path(f"newsletter/anymail/{segment}/tracking/", view, name=f"anymail-{segment}-tracking"))
-    return patterns
+    return [
+        path(f"newsletter/anymail/{segment}/tracking/", deferred_view(segment), name=f"anymail-{segment}-tracking")
+        for segment in PROVIDERS
+    ]
 
 
 def is_hard_bounce(event: AnymailTrackingEvent, esp_name: str) -> bool:

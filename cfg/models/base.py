@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Annotated, Any, NoReturn, Self
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
@@ -41,7 +42,9 @@ def deep_freeze(value: Any) -> Any:
 class ConfigModel(BaseModel):
     """Every config model is immutable, all the way down, and refuses unknown keys (a typo is an error)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, use_attribute_docstrings=True)
+    # Fields are described by the docstring under them, read by attribute_docstrings() when show_config asks, not by
+    # pydantic's use_attribute_docstrings, which parses every model's source each time the config is imported.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     @model_validator(mode="after")
     def _freeze_containers(self) -> Self:
@@ -51,6 +54,14 @@ class ConfigModel(BaseModel):
             if frozen is not value:
                 object.__setattr__(self, name, frozen)
         return self
+
+
+@cache
+def attribute_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """The docstrings written under `model`'s own fields (not its bases'), by field name."""
+    from pydantic._internal._docs_extraction import extract_docstrings_from_cls
+
+    return extract_docstrings_from_cls(model)
 
 
 def split_commas(value: Any) -> Any:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import httpx
 
 ParseMode = Literal["HTML", "Markdown", "MarkdownV2"] | None
 FileInput = str | bytes | tuple[str, bytes]
@@ -81,6 +83,8 @@ class DjangoTelegram:
         payload = {key: value for key, value in data.items() if value is not None}
         deadline = self.clock() + self.bound.total_seconds if self.bound else None
         attempt = 0
+        import httpx  # loaded by the first call: a process that sends no message never pays for it
+
         with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
             while True:
                 timeout = self.timeout if deadline is None else max(0.001, min(self.timeout, deadline - self.clock()))

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 
 # Twilio error codes that refuse the destination number, not the account: another number would work.
 # https://www.twilio.com/docs/api/errors
@@ -54,20 +48,6 @@ class TwilioNotConfigured(TwilioError):
     """A Twilio credential, sender number or Verify service that this send needs is not set."""
 
 
-class RedirectingHttpClient(TwilioHttpClient):
-    """Sends every request to base_url, keeping the path: api.twilio.com and verify.twilio.com alike."""
-
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.base = urlsplit(base_url)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        parts = urlsplit(url)
-        path = self.base.path.rstrip("/") + parts.path
-        target = urlunsplit((self.base.scheme, self.base.netloc, path, parts.query, parts.fragment))
-        return super().request(method, target, *args, **kwargs)
-
-
 @dataclass(frozen=True)
 class SentMessage:
     sid: str
@@ -79,6 +59,12 @@ class DjangoTwilio:
         self.conf = conf or settings.TWILIO
         if not (self.conf["ACCOUNT_SID"] and self.conf["AUTH_TOKEN"]):
             raise TwilioNotConfigured("Twilio is not configured: set TWILIO__ACCOUNT_SID and TWILIO__AUTH_TOKEN")
+        # twilio's SDK loads with the first client built: a process that sends no SMS never imports it.
+        from twilio.http.http_client import TwilioHttpClient
+        from twilio.rest import Client
+
+        from modules.twilio.redirect import RedirectingHttpClient
+
         timeout = self.conf["TIMEOUT"]
         base_url = self.conf["API_BASE_URL"]
         http_client = (
@@ -128,6 +114,9 @@ class DjangoTwilio:
 
     @staticmethod
     def _call(operation: Any) -> Any:
+        import requests
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
         try:
             return operation()
         except TwilioRestException as error:

@@ -60,3 +60,92 @@ def test_environment_detection_without_pytest() -> None:
         "print(d(None, ['manage.py', 'runserver']), d(None, ['manage.py', 'test']), d('prod', ['manage.py', 'test']))"
     )
     assert run_python("-c", code).stdout.split() == ["development", "test", "production"]
+
+
+# Libraries that only some requests, tasks or commands use: a web process must not import them to start. openpyxl is
+# not among them, though only spreadsheet imports and exports use it: django-import-export's base_formats loads it
+# (to list the formats tablib can read) when the admin's ImportExportModelAdmin is imported.
+DENIED = (
+    "aiohttp",
+    "boto3",
+    "botocore",
+    "genai_prices",
+    "griffe",
+    "httpcore",
+    "httpcore2",
+    "httpx",
+    "httpx2",
+    "logfire",
+    "ngrok",
+    "openai",
+    "opentelemetry",
+    "psycopg_pool",
+    "pydantic_ai",
+    "pydantic_graph",
+    "pypdf",
+    "s3transfer",
+    "storages",
+    "twilio",
+)
+
+# argv: the denied top-level names (JSON), then code to run once the process is up. Prints, for each denied module
+# loaded, the lines (file:line, innermost first) that imported it first.
+WEB_PROCESS = """
+import json, os, sys
+denied, extra = set(json.loads(sys.argv[1])), sys.argv[2]
+importers = {}
+
+
+class Witness:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in denied and top not in importers:
+            frame, lines = sys._getframe(1), []
+            while frame is not None and len(lines) < 8:
+                filename = frame.f_code.co_filename
+                if not filename.startswith("<") and "/importlib/" not in filename:
+                    lines.append(f"{os.path.relpath(filename)}:{frame.f_lineno}")
+                frame = frame.f_back
+            importers[top] = lines
+        return None
+
+
+sys.meta_path.insert(0, Witness())
+import django
+
+django.setup()
+import config.asgi
+from django.urls import get_resolver
+
+get_resolver().url_patterns  # every view module, as the first request loads them
+exec(extra)
+print(json.dumps({name: importers.get(name, []) for name in sorted(denied) if name in sys.modules}))
+"""
+
+
+def denied_in_web_process(extra: str = "") -> dict[str, list[str]]:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))}
+    environ.update(DJANGO_ENV="test", DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", WEB_PROCESS, json.dumps(DENIED), extra],
+        cwd=BASE_DIR,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded: dict[str, list[str]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_a_web_process_starts_without_the_heavy_clients() -> None:
+    loaded = denied_in_web_process()
+    report = "\n".join(f"{name}, imported from:\n    " + "\n    ".join(lines) for name, lines in loaded.items())
+    assert loaded == {}, f"django.setup(), config.asgi and the URLconf import what only some requests use:\n{report}"
+
+
+def test_the_web_process_check_names_a_denied_module_and_its_importer() -> None:
+    loaded = denied_in_web_process("from apps.knowbase import url_fetch")
+    assert {"httpcore", "httpx"} <= set(loaded)
+    assert loaded["httpcore"][0].startswith("apps/knowbase/url_fetch.py:")

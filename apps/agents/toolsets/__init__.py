@@ -10,11 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from django.apps import apps
-from pydantic_ai.toolsets import AbstractToolset
 
-from apps.agents.deps import AgentDeps
+if TYPE_CHECKING:
+    from pydantic_ai.toolsets import AbstractToolset
+
+    from apps.agents.deps import AgentDeps
 
 TOOLSET_MODULES = (
     "apps.agents.toolsets.knowbase",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from apps.knowbase import processing
+from apps.knowbase import url_fetch
 from apps.knowbase.models import Chunk, Document, Status, Visibility
 from apps.knowbase.processing import document_process
 from apps.knowbase.search import chunk_search
@@ -135,7 +135,7 @@ def test_a_document_added_by_url_is_fetched_chunked_and_searchable(
     owner = user_create("ada@example.com")
     with json_server(answer) as base_url:
         # The stand-in listens on loopback, which the fetch refuses: this test allows exactly its origin.
-        monkeypatch.setattr(processing, "fetch_url", partial(fetch_url, allow_private=True))
+        monkeypatch.setattr(url_fetch, "fetch_url", partial(fetch_url, allow_private=True))
         with django_capture_on_commit_callbacks(execute=True):
             submission = document_submit_url(owner=owner, url=f"{base_url}/pond.html")
         first_hash = Document.objects.get(pk=submission.document.pk).content_hash
