@@ -166,21 +166,20 @@ def claim_attempts(payloads: list[dict[str, Any]], worker_id: str, max_attempts:
 
     Nothing to run: the run already reached a final state (a duplicate delivery), or it has used all its
     attempts (it is then recorded FAILED). A run found RUNNING means its previous worker died: that attempt
-    is recorded as lost and this delivery becomes the next attempt. One statement in the usual case; if it
-    fails, nothing is claimed and the messages stay pending, to be delivered again.
+    is recorded as lost and this delivery becomes the next attempt. One statement in the usual case; if the
+    database fails, the messages stay pending and are delivered again.
     """
     by_id = {payload["id"]: payload for payload in payloads}
     claimed: dict[str, TaskRun | None] = dict.fromkeys(by_id)
     with connections[_database()].cursor() as cursor:
         claimed.update(_claim(cursor, list(by_id), worker_id, max_attempts))
-        rest = [run_id for run_id in by_id if run_id not in claimed or claimed[run_id] is None]
+        rest = [run_id for run_id, run in claimed.items() if run is None]
         if rest:
-            existing = set(TaskRun.objects.filter(pk__in=rest).values_list("pk", flat=True))
-            missing = [by_id[run_id] for run_id in rest if run_id not in existing]
-            if missing:
-                # Enqueued inside a transaction that has not committed yet (or rolled back): the message is the truth.
-                TaskRun.objects.bulk_create([run_from_payload(payload) for payload in missing], ignore_conflicts=True)
-                claimed.update(_claim(cursor, [payload["id"] for payload in missing], worker_id, max_attempts))
+            # Not started: finished, out of attempts, or no row (yet: enqueued inside a transaction that has not
+            # committed, or its enqueue has not written the row by now). The message is the truth: create what is
+            # missing, then claim again; finished runs stay as they are.
+            TaskRun.objects.bulk_create([run_from_payload(by_id[run_id]) for run_id in rest], ignore_conflicts=True)
+            claimed.update(_claim(cursor, rest, worker_id, max_attempts))
     return claimed
 
 

@@ -108,6 +108,24 @@ def test_a_message_whose_row_is_not_there_yet_creates_it_from_the_message():
     )
 
 
+def test_a_row_written_by_its_enqueue_just_after_the_first_look_is_started_not_skipped(monkeypatch):
+    message = payload()
+    first_look = recorder._claim
+
+    def enqueue_writes_the_row_meanwhile(*args: Any) -> dict[str, TaskRun | None]:
+        seen = first_look(*args)
+        if not TaskRun.objects.filter(pk=message["id"]).exists():
+            recorder.record_enqueued(_result(jobs.add, message["id"], [1, 2]))
+        return seen
+
+    monkeypatch.setattr(recorder, "_claim", enqueue_writes_the_row_meanwhile)
+
+    started = claim_attempts([message], "worker-a", MAX_ATTEMPTS)[message["id"]]
+
+    assert started is not None
+    assert TaskRun.objects.get(pk=message["id"]).status == TaskResultStatus.RUNNING
+
+
 def claimed_run(**fields: Any) -> TaskRun:
     run = run_factory(status=TaskResultStatus.READY, **fields)
     started = claim_attempts([payload(run.pk)], "worker-a", MAX_ATTEMPTS)[run.pk]
