@@ -114,6 +114,7 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{token_hex(3)}"
         self.inflight: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.started_runs: dict[tuple[str, str], TaskRun] = {}  # the runs in flight that began an attempt
+        self.settling: set[tuple[str, str]] = set()  # the messages in flight whose outcome is being recorded
         self.drain_expired = False
         self.abandoned: list[TaskRun] = []  # runs still going when the drain timeout ran out
         self.started_ms = int(time.time() * 1000)
@@ -212,7 +213,7 @@ class Worker:
     async def _consume(self) -> None:
         while not self.stopping.is_set():
             await self._promote_due()
-            free = self.concurrency - len(self.inflight)
+            free = self._free()
             if free <= 0:
                 self.slot_freed.clear()
                 with suppress(TimeoutError):
@@ -257,6 +258,12 @@ class Worker:
             self.inflight[key] = job
             job.add_done_callback(functools.partial(self._forget, key))
 
+    def _free(self) -> int:
+        """How many more messages to take: up to `concurrency` claimed or running, plus up to as many again whose
+        outcome is being recorded (so that reading and claiming overlap the recording)."""
+        working = len(self.inflight) - len(self.settling)
+        return min(self.concurrency - working, 2 * self.concurrency - len(self.inflight))
+
     def _forget(self, key: tuple[str, str], job: asyncio.Task[None]) -> None:
         """Done callback of a job: it no longer counts against the concurrency."""
         self.inflight.pop(key, None)
@@ -285,41 +292,54 @@ class Worker:
 
     # Running one message: claimed in a batch, run, its outcome recorded and acknowledged in a batch.
     async def _handle(self, stream: str, message_id: str, fields: dict[str, str]) -> None:
+        key = (stream, message_id)
         async with self.slots:
-            if self.stopping.is_set():
-                await self._release(stream, [(message_id, fields)])
-                return
-            try:
-                payload = json.loads(fields["job"])
-                if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
-                    raise ValueError("no task id")
-            except (KeyError, TypeError, ValueError):
-                logger.error("dropping malformed message %s on %s: %r", message_id, stream, fields)
-                await self._ack({stream: [message_id]})
-                return
-            try:
-                started = await self.claims.submit(Claim(stream, message_id, payload))
-            except Exception:
-                # The database could not record the start: leave the message pending, it is delivered again.
-                logger.exception("could not start task %s; it will be delivered again", payload["id"])
-                return
-            if started is None:
-                return
-            key = (stream, message_id)
-            self.started_runs[key] = started.run
-            try:
-                outcome = await self._execute(started)
-                settlement = self._settlement(stream, message_id, payload, started, outcome)
-                try:
-                    await self.settlements.submit(settlement)
-                except Exception:
-                    logger.exception(
-                        "could not record the outcome of task %s (attempt %d); it will be delivered again",
-                        started.run.pk,
-                        started.run.attempts,
-                    )
-            finally:
-                self.started_runs.pop(key, None)
+            settlement = await self._start_and_run(stream, message_id, fields)
+        if settlement is None:
+            return
+        # Its slot is free: the next message is read and claimed while this outcome is being recorded.
+        self.settling.add(key)
+        self.slot_freed.set()
+        try:
+            await self.settlements.submit(settlement)
+        except Exception:
+            run = settlement.started.run
+            logger.exception(
+                "could not record the outcome of task %s (attempt %d); it will be delivered again", run.pk, run.attempts
+            )
+        finally:
+            self.settling.discard(key)
+            self.started_runs.pop(key, None)
+
+    async def _start_and_run(self, stream: str, message_id: str, fields: dict[str, str]) -> Settlement | None:
+        """Claim the message's run and run it; None when there is nothing to record."""
+        if self.stopping.is_set():
+            await self._release(stream, [(message_id, fields)])
+            return None
+        try:
+            payload = json.loads(fields["job"])
+            if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
+                raise ValueError("no task id")
+        except (KeyError, TypeError, ValueError):
+            logger.error("dropping malformed message %s on %s: %r", message_id, stream, fields)
+            await self._ack({stream: [message_id]})
+            return None
+        try:
+            started = await self.claims.submit(Claim(stream, message_id, payload))
+        except Exception:
+            # The database could not record the start: leave the message pending, it is delivered again.
+            logger.exception("could not start task %s; it will be delivered again", payload["id"])
+            return None
+        if started is None:
+            return None
+        key = (stream, message_id)
+        self.started_runs[key] = started.run
+        try:
+            outcome = await self._execute(started)
+        except BaseException:
+            self.started_runs.pop(key, None)
+            raise
+        return self._settlement(stream, message_id, payload, started, outcome)
 
     async def _claim_batch(self, claims: list[Claim]) -> list[Started | None]:
         """Start the attempts of a batch of messages in one transaction; acknowledge those with nothing to run.
@@ -527,7 +547,7 @@ class Worker:
         """Take over messages whose worker stopped renewing them (it died)."""
         min_idle = self.backend.visibility_timeout * 1000
         for stream in self.streams:
-            free = self.concurrency - len(self.inflight)
+            free = self._free()
             if free <= 0:
                 return
             response = await self.redis.xautoclaim(stream, GROUP, self.worker_id, min_idle, "0-0", count=free)
