@@ -6,11 +6,15 @@ temporary folder, its settings untouched) measured in the same run:
 - importing the ASGI application (`config.asgi`; goal: at most 0.45 s), and the bare project's `bare.asgi`;
 - a web worker's resident size (RSS) once its ASGI application is imported and has answered one request in-process,
   ours and the bare project's, and their ratio (goal: at most 1.2 times). The request is the same for both, a GET of
-  a path neither project serves: it runs the middleware, loads the whole URLconf (every view module) and answers 404.
+  a path neither project serves: it runs the middleware, loads the whole URLconf (every view module) and answers 404;
+- the task worker's resident size, idle: `manage.py rearq_worker` (the ReArq backend, on a queue of its own that no
+  task is sent to) WORKER_IDLE_SECONDS after it started, its system checks run (goal: at most 100 MB). It needs a
+  Redis: --redis-url, else TASKS__REDIS_URL or REDIS_URL from the environment; without one it is not measured (the
+  benchmark picks no database of its own). It writes nothing there: an idle worker only reads its empty queue.
 
 Both projects run with the caller's environment less its DJANGO_* variables; ours with DJANGO_ENV=development.
 
-    .venv/bin/python benchmarks/startup.py [--runs 7]
+    .venv/bin/python benchmarks/startup.py [--runs 7] [--redis-url redis://127.0.0.1:6379/15]
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -30,6 +36,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 CHECK_RATIO_GOAL = 1.5
 ASGI_IMPORT_GOAL_MS = 450.0
 RSS_RATIO_GOAL = 1.2
+WORKER_RSS_GOAL_MB = 100.0
+WORKER_IDLE_SECONDS = 5.0
 WARM_UP_PATH = "/startup-benchmark-warm-up/"
 
 IMPORT_CFG = """
@@ -128,6 +136,41 @@ def wall(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def worker_redis_url(option: str | None) -> str | None:
+    return option or os.environ.get("TASKS__REDIS_URL") or os.environ.get("REDIS_URL") or None
+
+
+def idle_worker_rss_mb(redis_url: str) -> float:
+    """The task worker's RSS (with its children's), WORKER_IDLE_SECONDS after its start, then it is stopped."""
+    import psutil
+
+    queue = f"startup-benchmark-{secrets.token_hex(4)}"
+    env = our_env()
+    env.update(TASKS__BACKEND="rearq", TASKS__REDIS_URL=redis_url, TASKS__QUEUES=f"default,{queue}")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rearq_worker", "--queue", queue],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(WORKER_IDLE_SECONDS)
+        if worker.poll() is not None:
+            error = worker.stderr.read().decode() if worker.stderr else ""
+            raise RuntimeError(f"the worker exited with {worker.returncode}: {error[-2000:]}")
+        process = psutil.Process(worker.pid)
+        rss: int = sum(member.memory_info().rss for member in [process, *process.children(recursive=True)])
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.communicate()
+    return rss / 1024 / 1024
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -139,7 +182,10 @@ def verdict(met: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
-    runs = parser.parse_args().runs
+    parser.add_argument("--redis-url", help="Redis for the task worker (default: TASKS__REDIS_URL, else REDIS_URL)")
+    arguments = parser.parse_args()
+    runs = arguments.runs
+    redis_url = worker_redis_url(arguments.redis_url)
 
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp)
@@ -156,6 +202,7 @@ def main() -> None:
             floor.append(wall([sys.executable, "manage.py", "check"], bare, clean_env()))
             workers.append(run_json(ASGI_WORKER, "config.asgi", WARM_UP_PATH))
             bare_workers.append(run_json(ASGI_WORKER, "bare.asgi", WARM_UP_PATH, cwd=bare, env=clean_env()))
+        task_workers = [idle_worker_rss_mb(redis_url) for _ in range(runs)] if redis_url else []
 
     def figure(results: list[dict[str, float]], key: str) -> float:
         return median([result[key] for result in results])
@@ -201,6 +248,14 @@ def main() -> None:
         f"{int(figure(bare_workers, 'modules'))} modules)"
     )
     print(f"   ours/bare: {rss_ratio:.2f}x; goal at most {RSS_RATIO_GOAL:g}x: {verdict(rss_ratio <= RSS_RATIO_GOAL)}")
+    if task_workers:
+        worker_rss = median(task_workers)
+        print(
+            f"task worker RSS, idle {WORKER_IDLE_SECONDS:g} s after its start: {worker_rss:6.1f} MB "
+            f"(goal at most {WORKER_RSS_GOAL_MB:g} MB: {verdict(worker_rss <= WORKER_RSS_GOAL_MB)})"
+        )
+    else:
+        print("task worker RSS: not measured (no Redis: pass --redis-url or set TASKS__REDIS_URL or REDIS_URL)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from cfg.catalog import BUILTIN_APPS, MODULES
 from cfg.environment import Environment
@@ -59,6 +59,10 @@ SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
 class CoreConfig(ConfigModel):
     """The fields and rules; subclass cfg.DjangoConfig (which adds loading and settings), not this."""
+
+    # Validators are built at a class's first use: only the project's subclass validates a configuration, and building
+    # CoreConfig's and DjangoConfig's as well (the whole tree of sections each, ~5 ms) would be wasted at every start.
+    model_config = ConfigDict(defer_build=True)
 
     project_name: str = "Django Project"
     """Human-readable name shown in the admin, API docs and emails"""

@@ -62,6 +62,9 @@ def core_settings(config: CoreConfig) -> dict[str, Any]:
                 },
             }
         ],
+        # Django's form renderer, its engine importing a template tag library when a template loads it: Unfold renders
+        # a widget when the admin is imported, and Django's would import every app's libraries then (~200 modules).
+        "FORM_RENDERER": "modules.unfold.renderers.FormRenderer",
         "AUTH_PASSWORD_VALIDATORS": [
             {"NAME": f"django.contrib.auth.password_validation.{name}"}
             for name in (

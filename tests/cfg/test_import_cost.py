@@ -62,9 +62,8 @@ def test_environment_detection_without_pytest() -> None:
     assert run_python("-c", code).stdout.split() == ["development", "test", "production"]
 
 
-# Libraries that only some requests, tasks or commands use: a web process must not import them to start. openpyxl is
-# not among them, though only spreadsheet imports and exports use it: django-import-export's base_formats loads it
-# (to list the formats tablib can read) when the admin's ImportExportModelAdmin is imported.
+# Libraries that only some requests, tasks or commands use: a web process must not import them to start. openpyxl
+# only spreadsheet imports and exports use (modules/spreadsheet_formats.py defers tablib's xlsx format).
 DENIED = (
     "aiohttp",
     "boto3",
@@ -78,6 +77,7 @@ DENIED = (
     "logfire",
     "ngrok",
     "openai",
+    "openpyxl",
     "opentelemetry",
     "psycopg_pool",
     "pydantic_ai",
@@ -143,6 +143,17 @@ def test_a_web_process_starts_without_the_heavy_clients() -> None:
     loaded = denied_in_web_process()
     report = "\n".join(f"{name}, imported from:\n    " + "\n    ".join(lines) for name, lines in loaded.items())
     assert loaded == {}, f"django.setup(), config.asgi and the URLconf import what only some requests use:\n{report}"
+
+
+def test_starting_django_imports_only_djangos_own_template_tag_libraries() -> None:
+    """Unfold renders a widget as the admin is imported: the form renderer imports no library it does not load."""
+    loaded = loaded_after(
+        "import os\nos.environ.update(DJANGO_ENV='test', DJANGO_SETTINGS_MODULE='config.settings')\n"
+        "import django\ndjango.setup()"
+    )
+    libraries = [name for name in loaded if ".templatetags." in name]
+    assert libraries, "Django's own libraries are expected: the check would see nothing"
+    assert [name for name in libraries if not is_django(name)] == []
 
 
 def test_the_web_process_check_names_a_denied_module_and_its_importer() -> None:

@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.tasks import task_backends
 from django.test import Client
+from django.utils.module_loading import autodiscover_modules
 
 from apps.tasks.backends import ReArqBackend
 from apps.tasks.keys import WORKER_KEY, delay_key, stream_key
@@ -79,6 +80,9 @@ def rearq(settings: Any, queue_name: str, redis_client: redis.Redis) -> dict[str
     Only the test's own queue is configured: workers of other queues on the same Redis (other test
     runs, a developer's worker on "default") must not count in its readiness check or its status.
     """
+    # Declaring a task checks its queue against the backend: declare the project's (on "default") while that is valid,
+    # rather than at a first request under this backend (middleware is loaded then, and imports some).
+    autodiscover_modules("tasks")
     default: dict[str, Any] = {
         "BACKEND": "apps.tasks.backends.ReArqBackend",
         "QUEUES": [queue_name],

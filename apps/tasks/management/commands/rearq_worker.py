@@ -18,6 +18,9 @@ from cfg.introspection import mask_url_password
 
 class Command(BaseCommand):
     help = "Run the background task worker (Redis queues of the ReArq backend)."
+    # As a gunicorn web worker does not: the checks are for deploys and `manage.py check` (CI), and loading
+    # what they inspect would cost a long-lived worker ~12 MB and its start a second.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--queue", action="append", dest="queues", help="Queue to consume; repeat for several")
