@@ -84,29 +84,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def healthz_status(port: int) -> int | None:
-    """The status of GET /healthz as the proxy would send it (HTTPS forwarded), or None when nothing answers."""
+def get_status(port: int, path: str) -> int | None:
+    """The status of GET `path` as the proxy would send it (HTTPS forwarded), or None when nothing answers."""
     try:
         connection = http.client.HTTPConnection(HOST, port, timeout=5)
-        connection.request("GET", "/healthz", headers={"Host": HOST, "X-Forwarded-Proto": "https"})
+        connection.request("GET", path, headers={"Host": HOST, "X-Forwarded-Proto": "https"})
         return connection.getresponse().status
     except OSError:
         return None
 
 
 @contextlib.contextmanager
-def production_server(env: dict[str, str], port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """gunicorn with uvicorn workers and docker/gunicorn.conf.py, as compose runs it, once /healthz answers 200;
-    stopped (terminated, killed after 15 s) on the way out."""
+def production_server(
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    log: Path,
+    *,
+    application: str = "config.asgi:application",
+    directory: Path = BASE_DIR,
+    ready: tuple[str, int] = ("/healthz", 200),
+) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn with uvicorn workers and docker/gunicorn.conf.py, as compose runs it, once the `ready` path answers
+    its status; stopped (terminated, killed after 15 s) on the way out. Another project (a baseline) is served by
+    the same configuration from its `directory`."""
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "docker/gunicorn.conf.py", "--workers", str(workers),
-             "--bind", f"{HOST}:{port}", "config.asgi:application"],
-            cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "gunicorn", "--config", str(BASE_DIR / "docker" / "gunicorn.conf.py"),
+             "--workers", str(workers), "--bind", f"{HOST}:{port}", application],
+            cwd=directory, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
-        while healthz_status(port) != 200:
+        while get_status(port, ready[0]) != ready[1]:
             if process.poll() is not None or time.monotonic() > deadline:
                 sys.exit(f"the server did not come up:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)

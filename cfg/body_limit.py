@@ -35,6 +35,8 @@ Send = Callable[[Any], Awaitable[None]]
 AsgiApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 TOO_LARGE_CODE = "payload_too_large"
+# Set in an ASGI request's scope by BodyLimit once it has checked the declared length (to the limit it applied).
+CHECKED_SCOPE_KEY = "cfg.body_limit"
 NO_VIEW_BODY_BYTES = 4096
 BODY_IDLE_SECONDS = 20.0
 # 10 MB (the default upload limit) at 100 KB/s, with room.
@@ -106,6 +108,7 @@ class BodyLimit:
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _send_refusal(send, 413, too_large_body(limit), page=page)
             return
+        scope[CHECKED_SCOPE_KEY] = limit
         await self.app(scope, _guarded(receive, send, limit, page=page), send)
 
 
@@ -171,24 +174,32 @@ async def _send_refusal(send: Send, status: int, detail: dict[str, str], *, page
 
 
 class BodyLimitMiddleware:
-    """WSGI (and a second line under ASGI): the declared length checked against the view's limit before any
-    middleware or view reads the body."""
+    """WSGI (and a second line under ASGI when BodyLimit is not in front): the declared length checked against the
+    limit of the view the path leads to before any other middleware or view reads the body.
+
+    The check runs in __call__, not in process_view: under ASGI, Django runs each process_view through a switch to
+    the request's thread and back, a cost every request would pay. A request without a body resolves nothing."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH", "")
+        if declared.isdigit() and int(declared) > 0 and CHECKED_SCOPE_KEY not in getattr(request, "scope", ()):
+            refused = self.refusal(request, int(declared))
+            if refused is not None:
+                return refused
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
-        declared = request.META.get("CONTENT_LENGTH", "")
-        if not declared.isdigit():
-            return None
-        match = request.resolver_match
+    def refusal(self, request: HttpRequest, declared: int) -> HttpResponse | None:
+        try:
+            match: ResolverMatch | None = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
         admin = match is not None and "admin" in match.app_names
-        limit = body_limit(view, request.META.get("CONTENT_TYPE", ""), admin=admin)
-        if int(declared) > limit:
-            page = wants_page(request.path, request.META.get("HTTP_ACCEPT", ""))
-            content_type, body = refusal(413, too_large_body(limit), page=page)
-            return HttpResponse(body, status=413, content_type=content_type.decode())
-        return None
+        limit = body_limit(match.func if match else None, request.META.get("CONTENT_TYPE", ""), admin=admin)
+        if declared <= limit:
+            return None
+        page = wants_page(request.path, request.META.get("HTTP_ACCEPT", ""))
+        content_type, body = refusal(413, too_large_body(limit), page=page)
+        return HttpResponse(body, status=413, content_type=content_type.decode())
