@@ -132,7 +132,7 @@ def test_round_robin_assigns_new_leads_in_turn_and_emails_each_assignee(
 def test_round_robin_takes_from_the_configured_group_only(
     api, settings, staff, other_staff, django_capture_on_commit_callbacks
 ):
-    Group.objects.create(name="Sales").user_set.add(other_staff)
+    other_staff.groups.add(Group.objects.create(name="Sales"))
     settings.LEADS = {**settings.LEADS, "ROUND_ROBIN": True, "ROUND_ROBIN_GROUP": "Sales"}
     with django_capture_on_commit_callbacks(execute=True):
         for number in range(2):
