@@ -92,12 +92,18 @@ class ReArqBackend(BaseTaskBackend):
             "enqueued_at": now.isoformat(),
             "run_after": task.run_after.isoformat() if task.run_after else None,
         }
-        # Redis first: if it is unreachable, TaskQueueUnavailable is raised and nothing is recorded.
+        # Redis first: if it is unreachable or refuses the message, TaskQueueUnavailable is raised and nothing stays
+        # recorded. A message for now is recorded while Redis answers its append (the two round trips overlap).
         if task.run_after is not None and task.run_after > now:
             self.queue.defer(task.queue_name, payload, task.run_after.timestamp())
+            recorder.record_enqueued(result)
         else:
-            self.queue.push(task.queue_name, payload)
-        recorder.record_enqueued(result)
+            self.queue.push(
+                task.queue_name,
+                payload,
+                meanwhile=lambda: recorder.record_enqueued(result),
+                undo=lambda: recorder.forget_enqueued(result.id),
+            )
         task_enqueued.send(type(self), task_result=result)
         return result
 

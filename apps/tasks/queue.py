@@ -60,8 +60,46 @@ class RedisQueue:
                 f"{action}: {error}. Check the Redis server (memory, replication role)."
             ) from error
 
-    def push(self, queue: str, payload: dict[str, Any]) -> None:
-        self._call("queued", lambda: self.client.xadd(stream_key(queue), {"job": json.dumps(payload)}))
+    def push(
+        self,
+        queue: str,
+        payload: dict[str, Any],
+        *,
+        meanwhile: Callable[[], None] = lambda: None,
+        undo: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Append the message to the queue's stream, running `meanwhile` while Redis answers, so that its round trip
+        and Redis's overlap. If Redis cannot be reached, `meanwhile` does not run. If Redis answers with a refusal
+        (or does not answer) after `meanwhile` ran, `undo` runs before the error is raised."""
+        body = json.dumps(payload)
+        failure: list[BaseException] = []
+
+        def append() -> None:
+            pool = self.client.connection_pool
+            connection = pool.get_connection("XADD")
+            try:
+                connection.send_command("XADD", stream_key(queue), "*", "job", body)
+                try:
+                    meanwhile()
+                except BaseException as error:  # not Redis's: raised as it is, below
+                    connection.disconnect()  # its answer is left unread
+                    failure.append(error)
+                    return
+                try:
+                    connection.read_response()
+                except BaseException:
+                    connection.disconnect()
+                    undo()
+                    raise
+            except UNREACHABLE:
+                connection.disconnect()
+                raise
+            finally:
+                pool.release(connection)
+
+        self._call("queued", append)
+        if failure:
+            raise failure[0]
 
     def defer(self, queue: str, payload: dict[str, Any], run_at: float) -> None:
         member = json.dumps(payload)

@@ -85,6 +85,11 @@ def _columns(prefix: str = "") -> str:
     return ", ".join(f"{prefix}{field.get_attname_column()[1]}" for field in TaskRun._meta.concrete_fields)
 
 
+def forget_enqueued(run_id: str) -> None:
+    """Undo record_enqueued when the queue refused the run's message (nothing will run it)."""
+    TaskRun.objects.filter(pk=run_id, status=TaskResultStatus.READY, attempts=0).delete()
+
+
 def record_started(result: TaskResult[Any, Any]) -> None:
     worker_ids = list(result.worker_ids)
     TaskRun.objects.filter(pk=result.id).update(
