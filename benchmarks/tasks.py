@@ -70,7 +70,7 @@ STALL_SECONDS = 120.0
 
 
 class BenchmarkFailed(Exception):
-    pass
+    """A measured system could not finish its run (its worker exited or stalled): the message says which."""
 
 
 @dataclass
