@@ -37,8 +37,12 @@ superuser: migrate
 run: superuser
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one), each on a test database of its own.
+# The tests marked slow (servers and workers in processes of their own, timing-sensitive) all run in one of them, one
+# after the other (conftest.py puts them in one xdist group).
+TEST_WORKERS ?= 2
 test: install-dev install-checkov
-	DJANGO_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_ENV=test $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # checkov, the security scanner of the Kubernetes manifests (tests/deploy/test_kubernetes.py), in a venv of its own.
 VENV_CHECKOV := .venv-checkov

@@ -32,6 +32,14 @@ def pytest_configure(config: pytest.Config) -> None:
     tempfile.tempdir = str(directory)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (make test), the slow tests run in one worker, one after the other: each starts servers or
+    workers of its own and waits on their timing, which two of them at once on a small machine would disturb."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     directory, previous = config.stash[_run_tmp]
     tempfile.tempdir = None

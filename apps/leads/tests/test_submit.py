@@ -215,6 +215,7 @@ def test_the_minimum_fill_time_is_a_setting(api, settings):
         (signing.dumps({"shown": "yesterday"}, salt=FORM_TOKEN_SALT), "not valid"),
         ("x" * 300, "not valid"),
     ],
+    ids=["missing", "forged", "another-salt", "not-a-time", "too-long"],
 )
 def test_a_missing_or_forged_token_is_refused(api, token, words):
     response = submit(api, form_token=token)
