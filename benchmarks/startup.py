@@ -12,7 +12,13 @@ temporary folder, its settings untouched) measured in the same run:
   Redis: --redis-url, else TASKS__REDIS_URL or REDIS_URL from the environment; without one it is not measured (the
   benchmark picks no database of its own). It writes nothing there: an idle worker only reads its empty queue.
 
-Both projects run with the caller's environment less its DJANGO_* variables; ours with DJANGO_ENV=development.
+A third project, "the stack alone", tells the cost of the packages from the cost of our code: the same bare project
+with the third-party apps we install (Unfold, DRF, simplejwt and its blacklist, drf-spectacular, corsheaders, constance,
+import-export, axes, django.contrib.postgres), their middleware and settings, the PostgreSQL backend, and a URLconf of
+the admin, the OpenAPI schema and simplejwt's views; none of our code, no configuration model. Its ratio to the bare
+project is the floor that no change to our code can go under.
+
+The three projects run with the caller's environment less its DJANGO_* variables; ours with DJANGO_ENV=development.
 
     .venv/bin/python benchmarks/startup.py [--runs 7] [--redis-url redis://127.0.0.1:6379/15]
 """
@@ -107,6 +113,62 @@ print(json.dumps({"import_ms": imported_ms, "imported_rss_kb": imported_rss, "rs
 """
 
 
+STACK_SETTINGS = """
+from .settings import *  # noqa: F403
+
+INSTALLED_APPS = [
+    "unfold", "unfold.contrib.filters", "unfold.contrib.forms", "unfold.contrib.import_export",
+    "unfold.contrib.constance", *INSTALLED_APPS, "django.contrib.postgres",  # noqa: F405
+    "rest_framework", "rest_framework_simplejwt", "rest_framework_simplejwt.token_blacklist", "drf_spectacular",
+    "drf_spectacular_sidecar", "corsheaders", "constance", "import_export", "axes",
+]
+MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware", *MIDDLEWARE, "axes.middleware.AxesMiddleware"]  # noqa: F405
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "stack", "HOST": "127.0.0.1"}}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+CONSTANCE_CONFIG = {"SITE_NAME": ("Stack", "The site's name")}
+ROOT_URLCONF = "bare.stack_urls"
+"""
+
+STACK_URLS = """
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view()),
+    path("api/token/", TokenObtainPairView.as_view()),
+    path("api/token/refresh/", TokenRefreshView.as_view()),
+]
+"""
+
+STACK_ASGI = """
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bare.stack_settings")
+application = get_asgi_application()
+"""
+
+
+def write_stack_project(bare: Path) -> None:
+    """The bare project's package gains stack_settings, stack_urls and stack_asgi (see the module's docstring)."""
+    package = bare / "bare"
+    (package / "stack_settings.py").write_text(STACK_SETTINGS)
+    (package / "stack_urls.py").write_text(STACK_URLS)
+    (package / "stack_asgi.py").write_text(STACK_ASGI)
+
+
+def stack_env() -> dict[str, str]:
+    return clean_env(DJANGO_SETTINGS_MODULE="bare.stack_settings")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO")}
     env.update(extra)
@@ -190,18 +252,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp)
         subprocess.run([sys.executable, "-m", "django", "startproject", "bare", str(bare)], check=True)
+        write_stack_project(bare)
         imports = [run_json(IMPORT_CFG) for _ in range(runs)]
         builds = [run_json(BUILD_SETTINGS) for _ in range(runs)]
         # Ours and the bare project alternate, so that a change in the machine's load touches both alike.
         check: list[float] = []
         floor: list[float] = []
+        stack_check: list[float] = []
         workers: list[dict[str, float]] = []
         bare_workers: list[dict[str, float]] = []
+        stack_workers: list[dict[str, float]] = []
         for _ in range(runs):
             check.append(wall([sys.executable, "manage.py", "check"], BASE_DIR, our_env()))
             floor.append(wall([sys.executable, "manage.py", "check"], bare, clean_env()))
+            stack_check.append(wall([sys.executable, "manage.py", "check"], bare, stack_env()))
             workers.append(run_json(ASGI_WORKER, "config.asgi", WARM_UP_PATH))
             bare_workers.append(run_json(ASGI_WORKER, "bare.asgi", WARM_UP_PATH, cwd=bare, env=clean_env()))
+            stack_workers.append(run_json(ASGI_WORKER, "bare.stack_asgi", WARM_UP_PATH, cwd=bare, env=stack_env()))
         task_workers = [idle_worker_rss_mb(redis_url) for _ in range(runs)] if redis_url else []
 
     def figure(results: list[dict[str, float]], key: str) -> float:
@@ -224,6 +291,11 @@ def main() -> None:
     print(f"manage.py check (bare startproject floor): {median(floor):7.1f} ms wall")
     check_met = verdict(check_ratio <= CHECK_RATIO_GOAL)
     print(f"   ours/bare: {check_ratio:.2f}x; goal at most {CHECK_RATIO_GOAL:g}x: {check_met}")
+    stack_ratio = median(stack_check) / median(floor)
+    print(
+        f"manage.py check (the stack alone): {median(stack_check):7.1f} ms wall, {stack_ratio:.2f}x bare "
+        f"(the floor for our project; ours is {median(check) / median(stack_check):.2f}x the stack alone)"
+    )
 
     asgi_ms = figure(workers, "import_ms")
     print(
@@ -231,6 +303,7 @@ def main() -> None:
         f"goal at most {ASGI_IMPORT_GOAL_MS:g} ms: {verdict(asgi_ms <= ASGI_IMPORT_GOAL_MS)})"
     )
     print(f"import bare.asgi:           {figure(bare_workers, 'import_ms'):7.1f} ms")
+    print(f"import the stack alone's asgi: {figure(stack_workers, 'import_ms'):7.1f} ms")
 
     statuses = sorted({int(r["status"]) for r in workers}), sorted({int(r["status"]) for r in bare_workers})
     rss, bare_rss = figure(workers, "rss_kb") / 1024, figure(bare_workers, "rss_kb") / 1024
@@ -248,6 +321,12 @@ def main() -> None:
         f"{int(figure(bare_workers, 'modules'))} modules)"
     )
     print(f"   ours/bare: {rss_ratio:.2f}x; goal at most {RSS_RATIO_GOAL:g}x: {verdict(rss_ratio <= RSS_RATIO_GOAL)}")
+    stack_rss = figure(stack_workers, "rss_kb") / 1024
+    print(
+        f"   the stack alone: {stack_rss:6.1f} MB ({int(figure(stack_workers, 'modules'))} modules, status "
+        f"{sorted({int(r['status']) for r in stack_workers})}): {stack_rss / bare_rss:.2f}x bare, the floor; "
+        f"ours is {rss / stack_rss:.2f}x the stack alone"
+    )
     if task_workers:
         worker_rss = median(task_workers)
         print(

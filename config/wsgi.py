@@ -1,7 +1,10 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+from cfg.startup import collector_paused
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+with collector_paused():
+    from django.core.wsgi import get_wsgi_application
 
-application = get_wsgi_application()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+    application = get_wsgi_application()

@@ -160,3 +160,39 @@ def test_the_web_process_check_names_a_denied_module_and_its_importer() -> None:
     loaded = denied_in_web_process("from apps.knowbase import url_fetch")
     assert {"httpcore", "httpx"} <= set(loaded)
     assert loaded["httpcore"][0].startswith("apps/knowbase/url_fetch.py:")
+
+
+def test_the_web_application_starts_with_the_collector_paused_then_on_with_its_objects_frozen() -> None:
+    environ = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))}
+    environ.update(DJANGO_ENV="test", DJANGO_SETTINGS_MODULE="config.settings")
+    script = (
+        "import gc, json, sys\n"
+        "collections = []\n"
+        "gc.callbacks.append(lambda phase, info: phase == 'start' and collections.append(info['generation']))\n"
+        "import config.asgi\n"
+        "print(json.dumps([len(collections), gc.isenabled(), gc.get_freeze_count()]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=BASE_DIR, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    collections, enabled, frozen = json.loads(result.stdout.strip().splitlines()[-1])
+    # A few while cfg.startup itself is imported, before the pause; django.setup() alone runs ~100 without it.
+    assert collections < 10
+    assert enabled
+    assert frozen > 100_000
+
+
+def test_a_paused_collector_is_left_off_when_it_was_off() -> None:
+    import gc
+
+    from cfg.startup import collector_paused
+
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
