@@ -351,6 +351,12 @@ class Server:
 
         return [child.memory_info().rss for child in psutil.Process(self.process.pid).children()]
 
+    def worker_unique_memory(self) -> list[int]:
+        """The memory each worker holds alone (USS: what stopping it would free), in bytes."""
+        import psutil
+
+        return [child.memory_full_info().uss for child in psutil.Process(self.process.pid).children()]
+
     def worker_cpu_seconds(self) -> float:
         """The CPU time (user and system) the workers have used so far, summed."""
         import psutil
@@ -528,6 +534,10 @@ def load_section(wrk: str, args: argparse.Namespace, ours: Server, bare: Server,
     print(f"   bare: {megabytes(bare_memory)}")
     verdict = "met" if memory_ratio <= BARE_MEMORY_GOAL else "NOT met"
     print(f"   ours/bare: {memory_ratio:.2f}x; goal at most {BARE_MEMORY_GOAL:g}x: {verdict}")
+    our_unique, bare_unique = ours.worker_unique_memory(), bare.worker_unique_memory()
+    print("   memory each worker holds alone (USS; the rest it shares with the master and the other workers):")
+    print(f"   ours: {megabytes(our_unique)}")
+    print(f"   bare: {megabytes(bare_unique)}")
 
 
 # 2. worst-case request cost --------------------------------------------------------------------------------------

@@ -23,6 +23,12 @@ graceful_timeout = 8
 # leak shows as growing memory; the container's memory limit bounds it. To recycle anyway, rarely:
 # --max-requests 100000 --max-requests-jitter 10000.
 max_requests = 0
+# The application is imported once, by the master, before it forks the workers (its import ends with gc.freeze(),
+# config/asgi.py). A worker then holds alone only what its requests add (~58 MB against ~100 MB when each worker
+# imported the app itself: benchmarks/load.py prints it), a worker that dies is replaced at once, and a bad
+# configuration stops gunicorn with its one-line messages and exit status 1, where each worker used to fail in turn
+# and be restarted, forever. New code needs a restart of gunicorn (a new container), not a HUP.
+preload_app = True
 # Under ASGI each request runs its sync code in a thread of its own: persistent connections
 # (DB_CONN_MAX_AGE) would leave one open connection per request. Workers use psycopg's pool instead,
 # this many connections each unless the environment says otherwise (docs/deploy.md: sizing).

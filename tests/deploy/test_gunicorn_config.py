@@ -1,4 +1,5 @@
-"""docker/gunicorn.conf.py: forwarded headers trusted from no address, no worker churn, the pool under ASGI."""
+"""docker/gunicorn.conf.py: forwarded headers trusted from no address, no worker churn, the pool under ASGI, the
+application imported once by the master."""
 
 from __future__ import annotations
 
@@ -72,6 +73,20 @@ def test_workers_are_not_recycled_under_load():
 def test_the_web_workers_use_the_pool_unless_told_otherwise():
     assert run_the_file({})[1]["DB_POOL__MAX_SIZE"] == "4"
     assert run_the_file({"DB_POOL__MAX_SIZE": "0"})[1]["DB_POOL__MAX_SIZE"] == "0"
+
+
+def test_a_bad_configuration_stops_gunicorn_with_its_messages_instead_of_restarting_workers():
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))}
+    env.update(DJANGO_ENV="production", SECRET_KEY="too-short", SECURITY__ALLOWED_HOSTS="example.com")
+    env.pop("DATA_DIR", None)
+    result = subprocess.run(
+        [PYTHON, "-m", "gunicorn", "--config", str(CONFIG), "--bind", f"127.0.0.1:{free_port()}", "--workers", "2",
+         "config.asgi:application"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Invalid configuration: secret_key (from env var SECRET_KEY)" in result.stderr
+    assert "Booting worker" not in result.stderr
 
 
 def free_port() -> int:
