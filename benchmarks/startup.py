@@ -288,7 +288,7 @@ def main() -> None:
 
     check_ratio = median(check) / median(floor)
     print(f"manage.py check (project):  {median(check):7.1f} ms wall")
-    print(f"manage.py check (bare startproject floor): {median(floor):7.1f} ms wall")
+    print(f"manage.py check (bare startproject): {median(floor):7.1f} ms wall")
     check_met = verdict(check_ratio <= CHECK_RATIO_GOAL)
     print(f"   ours/bare: {check_ratio:.2f}x; goal at most {CHECK_RATIO_GOAL:g}x: {check_met}")
     stack_ratio = median(stack_check) / median(floor)
