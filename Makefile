@@ -38,8 +38,8 @@ run: superuser
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one), each on a test database of its own.
-# The tests marked slow (servers and workers in processes of their own, timing-sensitive) all run in one of them, one
-# after the other (conftest.py puts them in one xdist group).
+# The tests marked slow (servers and workers in processes of their own, timing-sensitive) and those on a shared Redis
+# database all run in one of them, one after the other (conftest.py puts them in one xdist group).
 TEST_WORKERS ?= 2
 test: install-dev install-checkov
 	DJANGO_ENV=test $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

@@ -32,12 +32,17 @@ def pytest_configure(config: pytest.Config) -> None:
     tempfile.tempdir = str(directory)
 
 
+# Fixtures on a Redis database of fixed number that their tests share (the tasks tests' 11, the support tests' 14).
+SHARED_REDIS_FIXTURES = {"redis_client", "rearq", "redis_14"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (make test), the slow tests run in one worker, one after the other: each starts servers or
-    workers of its own and waits on their timing, which two of them at once on a small machine would disturb."""
+    """Under pytest-xdist (make test), some tests run in one worker, one after the other: the slow ones, which start
+    servers or workers of their own and wait on their timing (two at once on a small machine would disturb it), and
+    those on a shared Redis database, which one test may empty or scan while another uses it."""
     for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("slow"))
+        if item.get_closest_marker("slow") or SHARED_REDIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("serial"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -1,5 +1,6 @@
 """Sending a campaign: batches of its Delivery rows, each message with its row committed around it, at the configured
-rate, so that a crash or a killed worker never sends anyone the campaign twice and never leaves anyone out.
+rate, so that a crash or a killed worker never sends anyone the campaign twice and leaves nobody out, but for the
+one message of a worker killed between its row's commit and the write of its final dot (step 4).
 
 1. One sender per campaign: a batch runs under a PostgreSQL advisory lock on the campaign (pg_try_advisory_lock,
    held by the sender's database session). A second batch task for the same campaign finds it taken and ends. A
