@@ -3,7 +3,9 @@
 Command-line flags win over this file: `--bind 127.0.0.1:9000`, `--workers 4`.
 """
 
+import gc
 import os
+from typing import Any
 
 bind = "0.0.0.0:8000"
 worker_class = "uvicorn_worker.UvicornWorker"
@@ -24,10 +26,11 @@ graceful_timeout = 8
 # --max-requests 100000 --max-requests-jitter 10000.
 max_requests = 0
 # The application is imported once, by the master, before it forks the workers (its import ends with gc.freeze(),
-# config/asgi.py). A worker then holds alone only what its requests add (~58 MB against ~100 MB when each worker
-# imported the app itself: benchmarks/load.py prints it), a worker that dies is replaced at once, and a bad
-# configuration stops gunicorn with its one-line messages and exit status 1, where each worker used to fail in turn
-# and be restarted, forever. New code needs a restart of gunicorn (a new container), not a HUP.
+# config/asgi.py), and so is its URLconf (on_starting, below). A worker then holds alone only what its requests add
+# (~40 MB after load, against ~100 MB when each worker imported the app itself: benchmarks/load.py prints it), a
+# worker that dies is replaced at once, and a bad configuration stops gunicorn with its one-line messages and exit
+# status 1, where each worker used to fail in turn and be restarted, forever. New code needs a restart of gunicorn
+# (a new container), not a HUP.
 preload_app = True
 # Under ASGI each request runs its sync code in a thread of its own: persistent connections
 # (DB_CONN_MAX_AGE) would leave one open connection per request. Workers use psycopg's pool instead,
@@ -37,3 +40,16 @@ os.environ.setdefault("DB_POOL__MAX_SIZE", "4")
 worker_tmp_dir = "/dev/shm"  # noqa: S108
 accesslog = "-"
 errorlog = "-"
+
+
+def on_starting(server: Any) -> None:
+    """The master, the application imported (preload_app): import its URLconf too, every view module that each worker
+    would otherwise import for itself at its first request, so that the workers share it; then freeze it."""
+    from django.apps import apps
+
+    if not server.cfg.preload_app or not apps.ready:  # not a Django application (the tests' echo app)
+        return
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018
+    gc.freeze()

@@ -89,6 +89,29 @@ def test_a_bad_configuration_stops_gunicorn_with_its_messages_instead_of_restart
     assert "Booting worker" not in result.stderr
 
 
+# The file's on_starting hook, called as gunicorn's master calls it once preload_app has imported the application.
+MASTER_STARTING = """
+import gc, json, runpy, sys, types
+hooks = runpy.run_path(sys.argv[1])
+import config.asgi
+before = ("config.urls" in sys.modules, gc.get_freeze_count())
+hooks["on_starting"](types.SimpleNamespace(cfg=types.SimpleNamespace(preload_app=True)))
+print(json.dumps([before, ["config.urls" in sys.modules, gc.get_freeze_count()]]))
+"""
+
+
+def test_the_master_loads_the_urlconf_once_for_the_workers_to_share():
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))}
+    env.update(DJANGO_ENV="test", DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run(
+        [PYTHON, "-c", MASTER_STARTING, str(CONFIG)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (loaded_before, frozen_before), (loaded_after, frozen_after) = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not loaded_before and loaded_after
+    assert frozen_after > frozen_before
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
