@@ -5,6 +5,8 @@ Command-line flags win over this file: `--bind 127.0.0.1:9000`, `--workers 4`.
 
 import gc
 import os
+import signal
+import sys
 from typing import Any
 
 bind = "0.0.0.0:8000"
@@ -30,8 +32,9 @@ max_requests = 0
 # (~40 MB after load, against ~100 MB when each worker imported the app itself: benchmarks/load.py prints it), a
 # worker that dies is replaced at once, and a bad configuration stops gunicorn with its one-line messages and exit
 # status 1, where each worker used to fail in turn and be restarted, forever. New code needs a restart of gunicorn
-# (a new container), not a HUP.
-preload_app = True
+# (a new container), not a HUP. The reloader (--reload: compose.yaml's development web service) restarts workers to
+# load changed code, which forked from a preloaded master they would not: with it, each worker imports the app.
+preload_app = "--reload" not in [*sys.argv, *os.environ.get("GUNICORN_CMD_ARGS", "").split()]
 # Under ASGI each request runs its sync code in a thread of its own: persistent connections
 # (DB_CONN_MAX_AGE) would leave one open connection per request. Workers use psycopg's pool instead,
 # this many connections each unless the environment says otherwise (docs/deploy.md: sizing).
@@ -53,3 +56,11 @@ def on_starting(server: Any) -> None:
 
     get_resolver().url_patterns  # noqa: B018
     gc.freeze()
+
+
+def worker_int(worker: Any) -> None:
+    """gunicorn's reloader (--reload) calls this once it has seen a file change, then ends only its own thread: the
+    uvicorn worker never looks at the flag it clears, and went on serving the old code. SIGTERM stops it as a normal
+    shutdown does, and the master starts a new worker, which imports the changed code (nothing is preloaded then)."""
+    if worker.cfg.reload:
+        os.kill(worker.pid, signal.SIGTERM)

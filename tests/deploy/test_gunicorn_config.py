@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from gunicorn.config import Config
 
 from tests.deploy.conftest import PYTHON, REPO
@@ -73,6 +74,15 @@ def test_workers_are_not_recycled_under_load():
 def test_the_web_workers_use_the_pool_unless_told_otherwise():
     assert run_the_file({})[1]["DB_POOL__MAX_SIZE"] == "4"
     assert run_the_file({"DB_POOL__MAX_SIZE": "0"})[1]["DB_POOL__MAX_SIZE"] == "0"
+
+
+def test_the_application_is_preloaded_unless_the_reloader_is_on(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["gunicorn", "--config", str(CONFIG), "config.asgi:application"])
+    assert settings_of_the_file({})["preload_app"] is True
+    monkeypatch.setattr("sys.argv", ["gunicorn", "--config", str(CONFIG), "--reload", "config.asgi:application"])
+    assert settings_of_the_file({})["preload_app"] is False
+    monkeypatch.setattr("sys.argv", ["gunicorn", "config.asgi:application"])
+    assert settings_of_the_file({"GUNICORN_CMD_ARGS": "--workers 2 --reload"})["preload_app"] is False
 
 
 def test_a_bad_configuration_stops_gunicorn_with_its_messages_instead_of_restarting_workers():
@@ -157,3 +167,20 @@ def test_the_echo_shows_a_trusted_proxy_s_headers(tmp_path):
     with gunicorn(tmp_path, "--forwarded-allow-ips", "127.0.0.1") as base:
         seen = json.loads(httpx.get(base, headers=FORGED).text)
     assert seen == {"client": "203.0.113.7", "scheme": "https"}
+
+
+@pytest.mark.slow
+def test_with_the_reloader_a_changed_file_is_served_within_seconds(tmp_path):
+    with gunicorn(tmp_path, "--reload") as base:
+        assert "reloaded" not in httpx.get(base, timeout=5).json()
+        app = tmp_path / "echo_scope.py"
+        changed = app.read_text().replace('"scheme": scope["scheme"]}', '"scheme": scope["scheme"], "reloaded": 1}')
+        assert "reloaded" in changed
+        app.write_text(changed)
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if "reloaded" in httpx.get(base, timeout=5).json():
+                    break
+            assert time.monotonic() < deadline, "the worker still served the old code 20 s after the change"
+            time.sleep(0.2)
