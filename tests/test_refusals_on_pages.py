@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from config.asgi import application
+from modules.api.testing import http_scope
 
 PAGE = "/newsletter/subscribe/"
 API = "/api/newsletter/subscribe/"
@@ -18,25 +19,16 @@ TOO_LARGE = 64 * 1024
 
 
 def asgi_post(path: str, accept: str) -> tuple[int, dict[bytes, bytes], bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
+    scope = http_scope(
+        "POST",
+        path,
+        [
             (b"content-type", b"application/x-www-form-urlencoded"),
             (b"content-length", str(TOO_LARGE).encode()),
             (b"accept", accept.encode()),
             (b"host", b"localhost"),
         ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
+    )
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

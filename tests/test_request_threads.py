@@ -18,6 +18,7 @@ from cfg.request_threads import (
     every_database_pooled,
     with_request_threads,
 )
+from modules.api.testing import http_scope
 
 HTTP_SCOPE = {"type": "http", "method": "GET", "path": "/", "headers": []}
 
@@ -122,20 +123,7 @@ def test_other_scopes_pass_through_untouched() -> None:
 
 def asgi_get(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
     """An HTTP GET scope as uvicorn makes it."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"localhost"), *(headers or [])],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
+    return http_scope("GET", path, [(b"host", b"localhost"), *(headers or [])])
 
 
 async def send_request(app: Any, scope: dict[str, Any], sent: list[dict[str, Any]]) -> None:

@@ -50,6 +50,30 @@ def sse_parse(content: bytes) -> list[dict[str, Any]]:
     return parsed
 
 
+def http_scope(
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    server: tuple[str, int] = ("127.0.0.1", 8000),
+) -> dict[str, Any]:
+    """An HTTP request's ASGI scope as uvicorn makes it, with exactly these headers, from a loopback client."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": server,
+    }
+
+
 class AsgiClient:
     """One request to an ASGI application (the project's is config.asgi's: the body limit around Django's handler),
     as uvicorn would make it, recording what is sent and when. The client stays connected until the response ends."""
@@ -79,20 +103,7 @@ class AsgiClient:
         self._request("POST", path, [(b"content-length", str(len(body)).encode())])
 
     def _request(self, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": [(b"host", b"testserver"), *headers, *self.headers],
-            "client": ("127.0.0.1", 40000),
-            "server": ("testserver", 80),
-        }
+        scope = http_scope(method, path, [(b"host", b"testserver"), *headers, *self.headers], server=("testserver", 80))
         asyncio.run(asyncio.wait_for(self.application(scope, self.receive, self.send), timeout=60))
 
     @property

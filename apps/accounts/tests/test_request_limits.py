@@ -18,6 +18,7 @@ from apps.accounts.models import ActivityLog, OtpRequest
 from apps.accounts.tests.conftest import request_code, url
 from cfg import body_limit
 from config.asgi import application
+from modules.api.testing import http_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -100,20 +101,7 @@ class Upload:
         headers = [(b"content-type", b"application/json"), (b"host", b"localhost")]
         if self.declare_length:
             headers.append((b"content-length", str(HUGE).encode()))
-        return {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": headers,
-            "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 8000),
-        }
+        return http_scope("POST", path, headers)
 
     async def receive(self) -> dict[str, Any]:
         if self.read >= HUGE:
