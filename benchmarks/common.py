@@ -94,6 +94,17 @@ def get_status(port: int, path: str) -> int | None:
         return None
 
 
+def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `timeout` seconds; reaped (pipes read) either way."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
 @contextlib.contextmanager
 def production_server(
     env: dict[str, str],
@@ -122,9 +133,4 @@ def production_server(
             time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from common import BASE_DIR, stop
 
 CHECK_RATIO_GOAL = 1.5
 ASGI_IMPORT_GOAL_MS = 450.0
@@ -224,12 +223,7 @@ def idle_worker_rss_mb(redis_url: str) -> float:
         process = psutil.Process(worker.pid)
         rss: int = sum(member.memory_info().rss for member in [process, *process.children(recursive=True)])
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.communicate()
+        stop(worker)
     return rss / 1024 / 1024
 
 

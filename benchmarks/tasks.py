@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -51,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import BASE_DIR, production_project
+from common import BASE_DIR, production_project, stop
 
 CELERY_VENV = BASE_DIR / ".venv-benchmark"
 INSTALL_CELERY = (
@@ -165,16 +164,6 @@ def watch(worker: subprocess.Popen[bytes], total: int, done: Callable[[], int], 
             time.sleep(SAMPLE_SECONDS)
     end = resident_memory(process)
     return max(peak, end), end
-
-
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def delete_keys(redis: Any, pattern: str) -> None:
